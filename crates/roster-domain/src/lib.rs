@@ -1,0 +1,26 @@
+//! Roster's domain: values parsed once at the edge ("parse, don't validate") and the rules
+//! that decide what a contact looks like after a write. Nothing here knows about HTTP or SQL.
+//!
+//! The contract these types implement is `shared/gleantap/api.md`.
+
+pub mod app;
+pub mod attributes;
+pub mod contact;
+pub mod dates;
+pub mod email;
+pub mod error;
+pub mod ids;
+pub mod page;
+pub mod phone;
+
+pub use app::{ApiKey, AppCredentials, AppId, NewAppKeys, SecretHash};
+pub use contact::{
+    Consent, Contact, ContactFilter, ContactIdentity, NewContact, OptoutChannel, Profile,
+    TagAction,
+};
+pub use dates::{CreatedDate, Date, Timestamp};
+pub use email::Email;
+pub use error::InputError;
+pub use ids::ContactId;
+pub use page::Page;
+pub use phone::{Phone, PhoneRegion};
