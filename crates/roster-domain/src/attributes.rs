@@ -26,9 +26,15 @@ impl AttributeType {
     }
 
     pub fn parse(raw: &str) -> Option<Self> {
-        [Self::String, Self::Number, Self::Boolean, Self::Date, Self::Datetime]
-            .into_iter()
-            .find(|t| t.as_str() == raw)
+        [
+            Self::String,
+            Self::Number,
+            Self::Boolean,
+            Self::Date,
+            Self::Datetime,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == raw)
     }
 
     /// The type a custom value reports. Strings that are dates count as dates.
@@ -72,7 +78,11 @@ pub const BUILT_IN: &[(&str, &str, AttributeType)] = &[
     ("sms_optout", "SMS opt-out", AttributeType::Boolean),
     ("created_date", "Created date", AttributeType::Datetime),
     ("updated_date", "Updated date", AttributeType::Datetime),
-    ("last_visit_date", "Last visit date", AttributeType::Datetime),
+    (
+        "last_visit_date",
+        "Last visit date",
+        AttributeType::Datetime,
+    ),
 ];
 
 pub const MAX_NAME_LEN: usize = 64;
@@ -82,7 +92,8 @@ pub const MAX_STRING_VALUE_LEN: usize = 4096;
 /// scalar value (string, number, boolean; `null` removes it). Nested values are refused
 /// because no catalogue type describes them.
 pub fn check_custom(name: &str, value: &Value) -> Result<(), InputError> {
-    if name.is_empty() || name.chars().count() > MAX_NAME_LEN || name.chars().any(char::is_control) {
+    if name.is_empty() || name.chars().count() > MAX_NAME_LEN || name.chars().any(char::is_control)
+    {
         return Err(InputError::new(
             name,
             "custom attribute names must be 1 to 64 printable characters",
@@ -109,7 +120,10 @@ mod tests {
     #[test]
     fn custom_values_report_their_type() {
         assert_eq!(AttributeType::of(&json!("2024-02-01")), AttributeType::Date);
-        assert_eq!(AttributeType::of(&json!("2024-02-01T10:00:00Z")), AttributeType::Datetime);
+        assert_eq!(
+            AttributeType::of(&json!("2024-02-01T10:00:00Z")),
+            AttributeType::Datetime
+        );
         assert_eq!(AttributeType::of(&json!(3.5)), AttributeType::Number);
         assert_eq!(AttributeType::of(&json!(false)), AttributeType::Boolean);
         assert_eq!(AttributeType::of(&json!("yoga")), AttributeType::String);
@@ -127,7 +141,13 @@ mod tests {
 
     #[test]
     fn mixed_types_widen_to_string() {
-        assert_eq!(AttributeType::Number.widen(AttributeType::Number), AttributeType::Number);
-        assert_eq!(AttributeType::Number.widen(AttributeType::Date), AttributeType::String);
+        assert_eq!(
+            AttributeType::Number.widen(AttributeType::Number),
+            AttributeType::Number
+        );
+        assert_eq!(
+            AttributeType::Number.widen(AttributeType::Date),
+            AttributeType::String
+        );
     }
 }

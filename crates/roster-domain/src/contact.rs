@@ -48,7 +48,11 @@ impl Profile {
         self.dob = self.dob.or(other.dob);
     }
 
-    fn each_field(&mut self, other: &Profile, mut f: impl FnMut(&mut Option<String>, &Option<String>)) {
+    fn each_field(
+        &mut self,
+        other: &Profile,
+        mut f: impl FnMut(&mut Option<String>, &Option<String>),
+    ) {
         f(&mut self.address, &other.address);
         f(&mut self.city, &other.city);
         f(&mut self.state, &other.state);
@@ -109,11 +113,23 @@ impl Consent {
         let sms_optin = !sms_optout && (self.sms_optin || other.sms_optin);
         Consent {
             sms_optin,
-            sms_optin_date: if sms_optin { earliest(self.sms_optin_date, other.sms_optin_date) } else { None },
+            sms_optin_date: if sms_optin {
+                earliest(self.sms_optin_date, other.sms_optin_date)
+            } else {
+                None
+            },
             sms_optout,
-            sms_optout_date: if sms_optout { earliest(self.sms_optout_date, other.sms_optout_date) } else { None },
+            sms_optout_date: if sms_optout {
+                earliest(self.sms_optout_date, other.sms_optout_date)
+            } else {
+                None
+            },
             email_optout,
-            email_optout_date: if email_optout { earliest(self.email_optout_date, other.email_optout_date) } else { None },
+            email_optout_date: if email_optout {
+                earliest(self.email_optout_date, other.email_optout_date)
+            } else {
+                None
+            },
         }
     }
 }
@@ -278,7 +294,12 @@ fn same_tag(a: &str, b: &str) -> bool {
 /// Splits the contract's comma-separated `tags`, dropping blanks.
 pub fn split_tags(raw: &str) -> Vec<String> {
     let mut tags = Vec::new();
-    let parts: Vec<String> = raw.split(',').map(str::trim).filter(|t| !t.is_empty()).map(String::from).collect();
+    let parts: Vec<String> = raw
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(String::from)
+        .collect();
     add_tags(&mut tags, &parts);
     tags
 }

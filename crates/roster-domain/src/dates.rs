@@ -3,16 +3,17 @@
 
 use std::fmt;
 
-use time::{OffsetDateTime, PrimitiveDateTime, format_description::FormatItem, macros::format_description};
+use time::{
+    OffsetDateTime, PrimitiveDateTime, format_description::FormatItem, macros::format_description,
+};
 
 use crate::InputError;
 
 const DATE: &[FormatItem<'static>] = format_description!("[year]-[month]-[day]");
 const CREATED: &[FormatItem<'static>] =
     format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
-const RFC3339_MILLIS: &[FormatItem<'static>] = format_description!(
-    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-);
+const RFC3339_MILLIS: &[FormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
 
 /// A calendar date, `YYYY-MM-DD` on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -27,7 +28,10 @@ impl Date {
         {
             return Ok(Self(date));
         }
-        Err(InputError::new(field, format!("{field} must be a date, YYYY-MM-DD")))
+        Err(InputError::new(
+            field,
+            format!("{field} must be a date, YYYY-MM-DD"),
+        ))
     }
 
     pub fn inner(self) -> time::Date {
@@ -87,7 +91,10 @@ impl Timestamp {
     pub fn from_datetime(at: OffsetDateTime) -> Self {
         let at = at.to_offset(time::UtcOffset::UTC);
         let millis = at.millisecond();
-        Self(at.replace_nanosecond(u32::from(millis) * 1_000_000).unwrap_or(at))
+        Self(
+            at.replace_nanosecond(u32::from(millis) * 1_000_000)
+                .unwrap_or(at),
+        )
     }
 
     /// Parses what [`Timestamp::to_rfc3339`] wrote.
@@ -120,12 +127,23 @@ mod tests {
 
     #[test]
     fn dates_parse_and_print_the_same() {
-        assert_eq!(Date::parse("dob", "1990-02-28").unwrap().to_string(), "1990-02-28");
+        assert_eq!(
+            Date::parse("dob", "1990-02-28").unwrap().to_string(),
+            "1990-02-28"
+        );
     }
 
     #[test]
     fn impossible_or_malformed_dates_are_rejected() {
-        for bad in ["1990-02-30", "1990-2-3", "90-02-03", "1990/02/03", "1990-02-03x", "", "2025-13-01"] {
+        for bad in [
+            "1990-02-30",
+            "1990-2-3",
+            "90-02-03",
+            "1990/02/03",
+            "1990-02-03x",
+            "",
+            "2025-13-01",
+        ] {
             assert_eq!(Date::parse("dob", bad).unwrap_err().field, "dob", "{bad}");
         }
     }
@@ -134,7 +152,12 @@ mod tests {
     fn created_date_takes_the_contract_format_only() {
         let at = CreatedDate::parse("created_date", "2024-01-31 23:59:58").unwrap();
         assert_eq!(at.to_rfc3339(), "2024-01-31T23:59:58.000Z");
-        for bad in ["2024-01-31", "2024-01-31T23:59:58", "2024-01-31 24:00:00", "2024-01-31 23:59"] {
+        for bad in [
+            "2024-01-31",
+            "2024-01-31T23:59:58",
+            "2024-01-31 24:00:00",
+            "2024-01-31 23:59",
+        ] {
             assert!(CreatedDate::parse("created_date", bad).is_err(), "{bad}");
         }
     }

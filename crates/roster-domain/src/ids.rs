@@ -59,7 +59,12 @@ mod tests {
 
     #[test]
     fn ids_of_the_wrong_shape_are_rejected_naming_the_field() {
-        for bad in ["", "abc", "zzzzzzzzzzzzzzzzzzzzzzzz", "0123456789abcdef012345678"] {
+        for bad in [
+            "",
+            "abc",
+            "zzzzzzzzzzzzzzzzzzzzzzzz",
+            "0123456789abcdef012345678",
+        ] {
             let err = ContactId::parse("to_contact", bad).unwrap_err();
             assert_eq!(err.field, "to_contact");
         }

@@ -15,8 +15,7 @@ pub mod phone;
 
 pub use app::{ApiKey, AppCredentials, AppId, NewAppKeys, SecretHash};
 pub use contact::{
-    Consent, Contact, ContactFilter, ContactIdentity, NewContact, OptoutChannel, Profile,
-    TagAction,
+    Consent, Contact, ContactFilter, ContactIdentity, NewContact, OptoutChannel, Profile, TagAction,
 };
 pub use dates::{CreatedDate, Date, Timestamp};
 pub use email::Email;

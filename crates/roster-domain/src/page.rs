@@ -16,7 +16,10 @@ impl Page {
             None => Self::DEFAULT_LIMIT,
             Some(n) if (1..=i64::from(Self::MAX_LIMIT)).contains(&n) => n as u32,
             Some(_) => {
-                return Err(InputError::new("limit", "limit must be an integer from 1 to 1000"));
+                return Err(InputError::new(
+                    "limit",
+                    "limit must be an integer from 1 to 1000",
+                ));
             }
         };
         let offset = match offset {
@@ -44,7 +47,13 @@ mod tests {
 
     #[test]
     fn absent_values_take_the_defaults() {
-        assert_eq!(Page::parse(None, None).unwrap(), Page { limit: 100, offset: 0 });
+        assert_eq!(
+            Page::parse(None, None).unwrap(),
+            Page {
+                limit: 100,
+                offset: 0
+            }
+        );
     }
 
     proptest! {

@@ -73,7 +73,13 @@ mod tests {
 
     #[test]
     fn national_and_international_forms_agree() {
-        for raw in ["(415) 555-2671", "415-555-2671", "+1 415 555 2671", "14155552671", "+14155552671"] {
+        for raw in [
+            "(415) 555-2671",
+            "415-555-2671",
+            "+1 415 555 2671",
+            "14155552671",
+            "+14155552671",
+        ] {
             assert_eq!(us(raw).unwrap().as_str(), "+14155552671", "{raw}");
         }
     }
@@ -81,7 +87,10 @@ mod tests {
     #[test]
     fn the_default_region_applies_to_national_numbers() {
         let gb = PhoneRegion::parse("gb").unwrap();
-        assert_eq!(Phone::parse("phone", "020 7946 0018", gb).unwrap().as_str(), "+442079460018");
+        assert_eq!(
+            Phone::parse("phone", "020 7946 0018", gb).unwrap().as_str(),
+            "+442079460018"
+        );
     }
 
     #[test]

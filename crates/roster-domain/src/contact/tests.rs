@@ -138,7 +138,10 @@ fn identity_by_email_needs_the_first_name_and_a_compatible_user_id() {
     let mut identity = request("ANA").identity();
     assert!(identity.accepts("ana", None));
     assert!(!identity.accepts("Anna", None));
-    assert!(identity.accepts("Ana", Some("u-1")), "a request without user_id conflicts with none");
+    assert!(
+        identity.accepts("Ana", Some("u-1")),
+        "a request without user_id conflicts with none"
+    );
     identity.user_id = Some("u-2".into());
     assert!(identity.accepts("Ana", Some("u-2")));
     assert!(!identity.accepts("Ana", Some("u-1")));

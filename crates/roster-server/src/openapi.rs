@@ -1,0 +1,55 @@
+//! `/openapi.json`, generated from the handlers' and wire types' annotations.
+
+use std::sync::OnceLock;
+
+use utoipa::{
+    Modify, OpenApi,
+    openapi::security::{ApiKey, ApiKeyValue, SecurityScheme},
+};
+
+use crate::routes::{contacts, legacy};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Roster: Gleantap External API v2",
+        description = "Roster serves the Gleantap External API v2 wire-for-wire. Every endpoint is POST with a JSON body; authenticate with X-API-KEY and X-SECRET-KEY."
+    ),
+    paths(
+        contacts::new_contact,
+        contacts::get_customers,
+        contacts::get_optin_customers,
+        contacts::get_optout_customers,
+        contacts::remove_contact,
+        contacts::merge_contacts,
+        contacts::get_attributes,
+        legacy::get_optin_customers,
+        legacy::get_optout_customers,
+    ),
+    modifiers(&KeyHeaders)
+)]
+pub struct ApiDoc;
+
+struct KeyHeaders;
+
+impl Modify for KeyHeaders {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        for (name, header) in [("api_key", "X-API-KEY"), ("secret_key", "X-SECRET-KEY")] {
+            components.add_security_scheme(
+                name,
+                SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new(header))),
+            );
+        }
+    }
+}
+
+/// The document, rendered once.
+pub fn document() -> &'static str {
+    static DOC: OnceLock<String> = OnceLock::new();
+    DOC.get_or_init(|| {
+        ApiDoc::openapi()
+            .to_json()
+            .unwrap_or_else(|err| format!("{{\"error\":\"{err}\"}}"))
+    })
+}

@@ -1,0 +1,85 @@
+//! The router: every path of the contract, plus operations endpoints, behind the shared
+//! layers (request id, tracing, metrics, body limit, panic guard).
+
+use axum::{
+    Router,
+    extract::DefaultBodyLimit,
+    routing::{get, post},
+};
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+};
+use utoipa::IntoResponses;
+
+use crate::{
+    error::{ApiError, ErrorBody},
+    state::AppState,
+    telemetry,
+};
+
+pub mod contacts;
+pub mod legacy;
+pub mod ops;
+
+/// The error responses every authenticated endpoint may give.
+#[derive(IntoResponses)]
+#[allow(dead_code)] // documents responses for the OpenAPI document only
+pub enum ErrorResponses {
+    /// Bad input: the body names the field.
+    #[response(status = 400)]
+    BadRequest(ErrorBody),
+    /// Missing or wrong keys.
+    #[response(status = 401)]
+    Unauthorized(ErrorBody),
+    /// Valid keys used with another app's `app_id`.
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
+    /// Body too large.
+    #[response(status = 413)]
+    PayloadTooLarge(ErrorBody),
+    /// Body not JSON.
+    #[response(status = 415)]
+    UnsupportedMediaType(ErrorBody),
+}
+
+const V2: &str = "/v2/ExternalApi";
+
+pub fn router(state: AppState) -> Router {
+    let max_body = state.settings.max_body_bytes;
+    let v2 = Router::new()
+        .route("/newContact", post(contacts::new_contact))
+        .route("/getCustomers", post(contacts::get_customers))
+        .route("/getOptinCustomers", post(contacts::get_optin_customers))
+        .route("/getOptoutCustomers", post(contacts::get_optout_customers))
+        .route("/removeContact", post(contacts::remove_contact))
+        .route("/mergeContacts", post(contacts::merge_contacts))
+        .route("/getAttributes", post(contacts::get_attributes));
+    let v1 = Router::new()
+        .route("/getOptinCustomers", post(legacy::get_optin_customers))
+        .route("/getOptoutCustomers", post(legacy::get_optout_customers));
+    Router::new()
+        .nest(V2, v2)
+        .nest("/v1/ExternalApi", v1)
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/openapi.json", get(ops::openapi_json))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn(telemetry::track_request))
+        .layer(CatchPanicLayer::custom(telemetry::panic_response))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(telemetry::trace_layer())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("no such endpoint".into())
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}

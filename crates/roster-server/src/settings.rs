@@ -1,0 +1,26 @@
+use std::{net::SocketAddr, time::Duration};
+
+use roster_domain::PhoneRegion;
+
+/// What the HTTP server needs to know; the CLI builds it from the layered configuration.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    pub listen: SocketAddr,
+    /// Request bodies above this many bytes are answered 413.
+    pub max_body_bytes: usize,
+    /// Region for phone numbers written without a country code.
+    pub default_region: PhoneRegion,
+    /// How long in-flight requests may take to finish after shutdown begins.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_body_bytes: 1024 * 1024,
+            default_region: PhoneRegion::default(),
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}

@@ -1,0 +1,12 @@
+use std::sync::Arc;
+
+use roster_store::Store;
+
+use crate::ServerSettings;
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub settings: Arc<ServerSettings>,
+}

@@ -1,0 +1,141 @@
+//! Field deserializers that accept what integrators actually send: numbers where strings
+//! are meant (`"user_id": 42`), `"1"`/`"true"` for booleans, and `""` for "not given".
+//! Anything else is refused with a message that the JSON extractor ties to the field.
+
+use serde::{Deserialize, Deserializer, de::Error};
+use serde_json::Value;
+
+/// Longest accepted text field, in characters (custom attributes have their own limit).
+pub const MAX_TEXT_LEN: usize = 1024;
+
+/// A string or a number; `null` and blank strings are "not given".
+pub fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    match Value::deserialize(d)? {
+        Value::Null => Ok(None),
+        Value::String(s) => {
+            let s = s.trim();
+            if s.chars().count() > MAX_TEXT_LEN {
+                return Err(D::Error::custom(format!(
+                    "longer than {MAX_TEXT_LEN} characters"
+                )));
+            }
+            Ok((!s.is_empty()).then(|| s.to_string()))
+        }
+        Value::Number(n) => Ok(Some(n.to_string())),
+        other => Err(D::Error::custom(format!(
+            "expected a string, found {}",
+            kind(&other)
+        ))),
+    }
+}
+
+/// `true`/`false`, `1`/`0`, or those as strings (also `yes`/`no`).
+pub fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    let invalid = |found: &str| D::Error::custom(format!("expected a boolean, found {found}"));
+    match Value::deserialize(d)? {
+        Value::Null => Ok(None),
+        Value::Bool(b) => Ok(Some(b)),
+        Value::Number(n) => match n.as_i64() {
+            Some(1) => Ok(Some(true)),
+            Some(0) => Ok(Some(false)),
+            _ => Err(invalid(&n.to_string())),
+        },
+        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "" => Ok(None),
+            "true" | "1" | "yes" => Ok(Some(true)),
+            "false" | "0" | "no" => Ok(Some(false)),
+            _ => Err(invalid(&format!("{s:?}"))),
+        },
+        other => Err(invalid(kind(&other))),
+    }
+}
+
+/// A whole number, or one written as a string.
+pub fn opt_int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    let invalid = |found: String| D::Error::custom(format!("expected an integer, found {found}"));
+    match Value::deserialize(d)? {
+        Value::Null => Ok(None),
+        Value::Number(n) => n.as_i64().map(Some).ok_or_else(|| invalid(n.to_string())),
+        Value::String(s) if s.trim().is_empty() => Ok(None),
+        Value::String(s) => s
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| invalid(format!("{s:?}"))),
+        other => Err(invalid(kind(&other).to_string())),
+    }
+}
+
+/// The contract's comma-separated `tags`; an array of strings is accepted too.
+pub fn tags<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    match Value::deserialize(d)? {
+        Value::Array(items) => {
+            let mut parts = Vec::with_capacity(items.len());
+            for item in items {
+                match item {
+                    Value::String(s) => parts.push(s),
+                    other => {
+                        return Err(D::Error::custom(format!(
+                            "expected tag strings, found {}",
+                            kind(&other)
+                        )));
+                    }
+                }
+            }
+            Ok(Some(parts.join(",")))
+        }
+        other => opt_string(other).map_err(D::Error::custom),
+    }
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn strings_accept_numbers_and_treat_blank_as_absent() {
+        assert_eq!(super::opt_string(json!(42)).unwrap(), Some("42".into()));
+        assert_eq!(super::opt_string(json!("  ")).unwrap(), None);
+        assert!(super::opt_string(json!({"a": 1})).is_err());
+        assert!(super::opt_string(json!("x".repeat(1025))).is_err());
+    }
+
+    #[test]
+    fn booleans_accept_the_usual_spellings() {
+        for (raw, want) in [
+            (json!(true), true),
+            (json!(0), false),
+            (json!("1"), true),
+            (json!("No"), false),
+        ] {
+            assert_eq!(super::opt_bool(raw).unwrap(), Some(want));
+        }
+        assert!(super::opt_bool(json!("maybe")).is_err());
+        assert!(super::opt_bool(json!(2)).is_err());
+    }
+
+    #[test]
+    fn integers_refuse_fractions_and_words() {
+        assert_eq!(super::opt_int(json!("25")).unwrap(), Some(25));
+        assert!(super::opt_int(json!(2.5)).is_err());
+        assert!(super::opt_int(json!("ten")).is_err());
+    }
+
+    #[test]
+    fn tags_take_a_list_or_commas() {
+        assert_eq!(super::tags(json!(["a", "b"])).unwrap(), Some("a,b".into()));
+        assert_eq!(super::tags(json!("a,b")).unwrap(), Some("a,b".into()));
+        assert!(super::tags(json!([1])).is_err());
+    }
+}

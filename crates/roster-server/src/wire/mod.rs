@@ -1,0 +1,50 @@
+//! Request and response bodies, exactly as the contract spells them, and their conversion
+//! into domain values. Parsing happens here once; handlers get domain types.
+
+pub mod contacts;
+pub mod lenient;
+pub mod members;
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// `{"members": [...]}`: the shape of every list response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Members<T> {
+    pub members: Vec<T>,
+}
+
+/// `{"status":"success","_id":"..."}`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SuccessWithId {
+    #[schema(example = "success")]
+    pub status: &'static str,
+    #[serde(rename = "_id")]
+    pub id: String,
+}
+
+/// `{"result":"success"}`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResultSuccess {
+    #[schema(example = "success")]
+    pub result: &'static str,
+}
+
+impl ResultSuccess {
+    pub fn new() -> Self {
+        Self { result: "success" }
+    }
+}
+
+impl Default for ResultSuccess {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// `{"status":true,"message":"..."}`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatusMessage {
+    pub status: bool,
+    pub message: String,
+}
