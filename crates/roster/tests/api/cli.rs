@@ -1,0 +1,315 @@
+//! The `roster` binary: commands, configuration layering, first run, shutdown, durability.
+
+use std::{path::Path, process::Stdio, time::Duration};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::{
+    io::{AsyncBufReadExt, BufReader},
+    process::{Child, Command},
+};
+
+fn roster(dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_roster"));
+    command.current_dir(dir).kill_on_drop(true);
+    for key in [
+        "ROSTER_DATABASE_URL",
+        "ROSTER_LISTEN",
+        "ROSTER_CONFIG",
+        "ROSTER_DEFAULT_REGION",
+        "ROSTER_LOG_FORMAT",
+    ] {
+        command.env_remove(key);
+    }
+    command
+}
+
+async fn output(command: &mut Command) -> (bool, String, String) {
+    let out = command.output().await.expect("run roster");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+#[tokio::test]
+async fn every_command_has_help() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["--help"],
+        vec!["serve", "--help"],
+        vec!["apps", "--help"],
+        vec!["apps", "create", "--help"],
+        vec!["apps", "list", "--help"],
+        vec!["apps", "rotate-secret", "--help"],
+        vec!["migrate", "--help"],
+        vec!["config", "--help"],
+    ] {
+        let (ok, stdout, _) = output(roster(dir.path()).args(&args)).await;
+        assert!(ok && stdout.contains("Usage"), "{args:?}: {stdout}");
+    }
+}
+
+#[tokio::test]
+async fn apps_create_json_prints_exactly_one_object_with_the_three_keys() {
+    let dir = tempfile::tempdir().unwrap();
+
+    let (ok, stdout, stderr) = output(roster(dir.path()).args([
+        "apps",
+        "create",
+        "--name",
+        "Gym",
+        "--json",
+        "--database",
+        "sqlite://r.db",
+    ]))
+    .await;
+
+    assert!(ok, "{stderr}");
+    let value: Value = serde_json::from_str(stdout.trim()).expect("one JSON object");
+    let mut keys: Vec<_> = value.as_object().unwrap().keys().cloned().collect();
+    keys.sort();
+    assert_eq!(keys, ["api_key", "app_id", "secret_key"]);
+    let (_, listed, _) =
+        output(roster(dir.path()).args(["apps", "list", "--database", "sqlite://r.db"])).await;
+    assert!(listed.contains("Gym") && listed.contains(value["api_key"].as_str().unwrap()));
+    assert!(
+        !listed.contains(value["secret_key"].as_str().unwrap()),
+        "secrets are never listed"
+    );
+}
+
+#[tokio::test]
+async fn rotate_secret_prints_a_new_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = ["--database", "sqlite://r.db"];
+    let (_, created, _) = output(
+        roster(dir.path())
+            .args(["apps", "create", "--name", "Gym", "--json"])
+            .args(db),
+    )
+    .await;
+    let created: Value = serde_json::from_str(created.trim()).unwrap();
+
+    let (ok, rotated, _) = output(
+        roster(dir.path())
+            .args([
+                "apps",
+                "rotate-secret",
+                created["app_id"].as_str().unwrap(),
+                "--json",
+            ])
+            .args(db),
+    )
+    .await;
+
+    let rotated: Value = serde_json::from_str(rotated.trim()).unwrap();
+    assert!(ok);
+    assert_eq!(rotated["app_id"], created["app_id"]);
+    assert_ne!(rotated["secret_key"], created["secret_key"]);
+    let (ok, _, stderr) = output(
+        roster(dir.path())
+            .args(["apps", "rotate-secret", "999", "--json"])
+            .args(db),
+    )
+    .await;
+    assert!(!ok && stderr.contains("999"), "{stderr}");
+}
+
+#[tokio::test]
+async fn configuration_layers_are_defaults_then_file_then_env_then_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("roster.toml"),
+        "listen = \"127.0.0.1:7001\"\ndatabase_url = \"sqlite://file.db\"\ndefault_region = \"GB\"\nmax_body_bytes = 2048\n",
+    )
+    .unwrap();
+
+    let (ok, stdout, stderr) = output(
+        roster(dir.path())
+            .args([
+                "config",
+                "--config",
+                "roster.toml",
+                "--listen",
+                "127.0.0.1:7003",
+            ])
+            .env("ROSTER_LISTEN", "127.0.0.1:7002")
+            .env("ROSTER_DATABASE_URL", "postgres://ann:hunter2@db/roster"),
+    )
+    .await;
+
+    assert!(ok, "{stderr}");
+    let config: toml::Table = stdout.parse().expect("TOML");
+    assert_eq!(
+        config["listen"].as_str(),
+        Some("127.0.0.1:7003"),
+        "flag beats env"
+    );
+    assert_eq!(
+        config["database_url"].as_str(),
+        Some("postgres://ann:[redacted]@db/roster"),
+        "env beats file, password hidden"
+    );
+    assert_eq!(
+        config["default_region"].as_str(),
+        Some("GB"),
+        "file beats default"
+    );
+    assert_eq!(config["max_body_bytes"].as_integer(), Some(2048));
+    assert_eq!(
+        config["sqlite_synchronous"].as_str(),
+        Some("full"),
+        "default"
+    );
+    assert!(!stdout.contains("hunter2"));
+}
+
+#[tokio::test]
+async fn a_bad_configuration_is_refused_with_the_key_named() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "listen = \"127.0.0.1:1\"\nno_such_key = 1\n",
+    )
+    .unwrap();
+
+    let (ok, _, stderr) = output(roster(dir.path()).args(["config", "--config", "bad.toml"])).await;
+    assert!(!ok && stderr.contains("no_such_key"), "{stderr}");
+    let (ok, _, stderr) =
+        output(roster(dir.path()).args(["config", "--default-region", "XX"])).await;
+    assert!(!ok && stderr.contains("default_region"), "{stderr}");
+}
+
+/// A running `roster serve` and what it printed on start.
+struct Served {
+    child: Child,
+    base: String,
+    printed: String,
+}
+
+async fn serve(dir: &Path) -> Served {
+    let mut child = roster(dir)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database",
+            "sqlite://roster.db",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn serve");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut printed = String::new();
+    let base = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            printed.push_str(&line);
+            printed.push('\n');
+            if let Some(addr) = line.strip_prefix("Roster listening on ") {
+                return addr.to_string();
+            }
+        }
+        panic!("serve exited before listening: {printed}");
+    })
+    .await
+    .expect("serve starts");
+    Served {
+        child,
+        base,
+        printed,
+    }
+}
+
+fn printed_value(printed: &str, key: &str) -> String {
+    printed
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}:")))
+        .unwrap_or_else(|| panic!("{key} not printed: {printed}"))
+        .trim()
+        .to_string()
+}
+
+async fn create_contact(base: &str, printed: &str, first_name: &str) -> StatusCode {
+    reqwest::Client::new()
+        .post(format!("{base}/v2/ExternalApi/newContact"))
+        .header("X-API-KEY", printed_value(printed, "api_key"))
+        .header("X-SECRET-KEY", printed_value(printed, "secret_key"))
+        .json(&json!({"app_id": printed_value(printed, "app_id"), "first_name": first_name, "last_name": "L"}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+async fn signal(child: &Child, name: &str) {
+    let pid = child.id().expect("running").to_string();
+    let status = Command::new("kill")
+        .args([name, &pid])
+        .status()
+        .await
+        .unwrap();
+    assert!(status.success());
+}
+
+#[tokio::test]
+async fn first_serve_prints_working_keys_and_sigterm_stops_it_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut served = serve(dir.path()).await;
+
+    assert_eq!(
+        create_contact(&served.base, &served.printed, "Ana").await,
+        StatusCode::OK
+    );
+    signal(&served.child, "-TERM").await;
+
+    let status = tokio::time::timeout(Duration::from_secs(30), served.child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status}");
+    let again = serve(dir.path()).await;
+    assert!(
+        !again.printed.contains("secret_key"),
+        "keys are printed only for the first app"
+    );
+}
+
+#[tokio::test]
+async fn an_acknowledged_write_survives_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut served = serve(dir.path()).await;
+    for name in ["Ana", "Bob", "Cy"] {
+        assert_eq!(
+            create_contact(&served.base, &served.printed, name).await,
+            StatusCode::OK
+        );
+    }
+
+    signal(&served.child, "-KILL").await;
+    served.child.wait().await.unwrap();
+
+    let url = format!("sqlite://{}", dir.path().join("roster.db").display());
+    let store = roster_store::open(&url, &Default::default()).await.unwrap();
+    let app = store.list_apps().await.unwrap().remove(0).app_id;
+    let contacts = store
+        .find_contacts(&app, &Default::default(), Default::default())
+        .await
+        .unwrap();
+    let names: Vec<_> = contacts.iter().map(|c| c.first_name.as_str()).collect();
+    assert_eq!(names, ["Ana", "Bob", "Cy"]);
+}
+
+#[tokio::test]
+async fn migrate_creates_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+
+    let (ok, stdout, stderr) =
+        output(roster(dir.path()).args(["migrate", "--database", "sqlite://fresh.db"])).await;
+
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("up to date"));
+    assert!(dir.path().join("fresh.db").exists());
+}

@@ -1,0 +1,12 @@
+//! Integration tests: the real server on a random port against a fresh SQLite file,
+//! driven over HTTP; the CLI tests run the real `roster` binary.
+//! One test binary, so the whole suite links once.
+
+mod auth;
+mod bad_input;
+mod cli;
+mod contacts;
+mod identity;
+mod merge;
+mod ops;
+mod support;

@@ -1,0 +1,126 @@
+//! Operations: health, readiness, metrics, OpenAPI, request ids, unknown paths.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::support::TestApp;
+
+#[tokio::test]
+async fn health_and_readiness_answer_ok() {
+    let app = TestApp::spawn().await;
+    for path in ["/healthz", "/readyz"] {
+        let response = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id() {
+    let app = TestApp::spawn().await;
+    let response = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert!(
+        response
+            .headers()
+            .get("x-request-id")
+            .is_some_and(|v| !v.is_empty())
+    );
+
+    let given = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "trace-me-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        given.headers()["x-request-id"],
+        "trace-me-42",
+        "a caller's id is kept"
+    );
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_status() {
+    let app = TestApp::spawn().await;
+    app.post("getCustomers", json!({})).await;
+    app.post("getCustomers", json!({"limit": 0})).await;
+
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+
+    let line = |status: &str| {
+        text.lines().any(|l| {
+            l.starts_with("http_requests_total{")
+                && l.contains("route=\"/v2/ExternalApi/getCustomers\"")
+                && l.contains(&format!("status=\"{status}\""))
+        })
+    };
+    assert!(line("200") && line("400"), "{text}");
+    assert!(
+        text.contains("http_request_duration_seconds_bucket{"),
+        "latency is a histogram"
+    );
+}
+
+#[tokio::test]
+async fn the_openapi_document_covers_every_endpoint() {
+    let app = TestApp::spawn().await;
+    let doc: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    let paths = doc["paths"].as_object().expect("paths");
+    for endpoint in [
+        "newContact",
+        "getCustomers",
+        "getOptinCustomers",
+        "getOptoutCustomers",
+        "removeContact",
+        "mergeContacts",
+        "getAttributes",
+    ] {
+        let path = format!("/v2/ExternalApi/{endpoint}");
+        assert!(paths[&path]["post"].is_object(), "{path} missing");
+    }
+    assert!(paths.contains_key("/v1/ExternalApi/getOptinCustomers"));
+    assert!(doc["components"]["securitySchemes"]["api_key"].is_object());
+}
+
+#[tokio::test]
+async fn unknown_paths_and_methods_answer_in_the_error_style() {
+    let app = TestApp::spawn().await;
+
+    let missing = app
+        .client
+        .post(app.url("/v2/ExternalApi/noSuchThing"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert_eq!(missing.json::<Value>().await.unwrap()["status"], "error");
+
+    let wrong_method = app
+        .client
+        .get(app.url("/v2/ExternalApi/getCustomers"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_method.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(
+        wrong_method.json::<Value>().await.unwrap()["status"],
+        "error"
+    );
+}
