@@ -4,7 +4,7 @@
 
 use axum::{
     Json,
-    http::StatusCode,
+    http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use roster_domain::InputError;
@@ -32,6 +32,9 @@ pub enum ApiError {
     PayloadTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// The database is momentarily unable to serve; the client should retry.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -66,6 +69,7 @@ impl ApiError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -85,6 +89,10 @@ impl From<StoreError> for ApiError {
         match err {
             StoreError::Invalid(input) => input.into(),
             StoreError::NotFound(what) => Self::NotFound(what),
+            StoreError::Busy(detail) => {
+                tracing::warn!(%detail, "database busy");
+                Self::Unavailable("the database is busy; retry shortly".into())
+            }
             other => Self::Internal(other.to_string()),
         }
     }
@@ -93,6 +101,7 @@ impl From<StoreError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
+        let retry = matches!(self, Self::Unavailable(_));
         let (message, field) = match self {
             Self::Internal(detail) => {
                 tracing::error!(%detail, "request failed");
@@ -106,6 +115,12 @@ impl IntoResponse for ApiError {
             message,
             field,
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if retry {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
     }
 }

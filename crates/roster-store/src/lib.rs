@@ -1,6 +1,9 @@
-//! Roster's storage: one [`Store`] trait that the server talks to, with one adapter per
-//! backend. Every write method is one transaction: it commits whole or not at all, and a
-//! successful return means the data is durable. All SQL lives in this crate.
+//! Roster's storage: one [`Store`] trait that the server talks to, implemented once
+//! ([`SqlStore`]) over a backend: SQLite, the embedded default, or PostgreSQL. Every write
+//! method is one transaction: it commits whole or not at all, and a successful return
+//! means the data is durable. All SQL lives in this crate.
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use roster_domain::{
@@ -9,8 +12,16 @@ use roster_domain::{
 };
 use thiserror::Error;
 
+mod apps;
+mod backend;
+mod conn;
+mod contacts;
+pub mod postgres;
+mod rows;
 pub mod sqlite;
 
+pub use backend::SqlStore;
+pub use postgres::{PgOptions, PgStore};
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 
 #[derive(Debug, Error)]
@@ -20,14 +31,35 @@ pub enum StoreError {
     Invalid(#[from] InputError),
     #[error("{0}")]
     NotFound(String),
-    #[error("unsupported database URL {0:?}: use sqlite://PATH")]
+    /// The database could not take the write now (lock timeout, deadlock); retrying helps.
+    #[error("database busy: {0}")]
+    Busy(String),
+    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://...")]
     UnsupportedUrl(String),
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data could not be read: {0}")]
     Corrupt(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        // PostgreSQL: deadlock, serialization failure, lock not available; SQLite: busy.
+        const RETRYABLE: &[&str] = &["40P01", "40001", "55P03", "5", "517"];
+        if let sqlx::Error::Database(db) = &err
+            && db
+                .code()
+                .is_some_and(|code| RETRYABLE.contains(&code.as_ref()))
+        {
+            return StoreError::Busy(db.message().to_string());
+        }
+        if matches!(err, sqlx::Error::PoolTimedOut) {
+            return StoreError::Busy("no database connection free in time".into());
+        }
+        StoreError::Database(err)
+    }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -58,6 +90,13 @@ pub trait Store: Send + Sync + 'static {
         api_key: &ApiKey,
         secret: &SecretHash,
     ) -> StoreResult<AppId>;
+    /// Creates an app only if the database has none (first start); `None` if it had one.
+    async fn create_first_app(
+        &self,
+        name: &str,
+        api_key: &ApiKey,
+        secret: &SecretHash,
+    ) -> StoreResult<Option<AppId>>;
     async fn list_apps(&self) -> StoreResult<Vec<AppSummary>>;
     async fn app_by_api_key(&self, api_key: &str) -> StoreResult<Option<AppCredentials>>;
     async fn rotate_secret(&self, app: &AppId, secret: &SecretHash) -> StoreResult<()>;
@@ -89,17 +128,37 @@ pub trait Store: Send + Sync + 'static {
     async fn custom_attributes(&self, app: &AppId) -> StoreResult<Vec<CustomAttribute>>;
 }
 
-/// Options that apply whatever the backend.
+/// Backend settings; each backend reads its own part.
 #[derive(Debug, Clone, Default)]
 pub struct StoreOptions {
     pub sqlite: SqliteOptions,
+    pub postgres: PgOptions,
 }
 
-/// Opens the store a database URL names, creating and migrating it as needed.
-pub async fn open(url: &str, options: &StoreOptions) -> StoreResult<std::sync::Arc<dyn Store>> {
-    if url.starts_with("sqlite:") {
-        let store = SqliteStore::open(url, &options.sqlite).await?;
-        return Ok(std::sync::Arc::new(store));
+/// Opens the store a database URL names (`sqlite:` or `postgres:`), creating and
+/// migrating it as needed.
+pub async fn open(url: &str, options: &StoreOptions) -> StoreResult<Arc<dyn Store>> {
+    match Backend::of_url(url)? {
+        Backend::Sqlite => Ok(Arc::new(SqliteStore::open(url, &options.sqlite).await?)),
+        Backend::Postgres => Ok(Arc::new(PgStore::open(url, &options.postgres).await?)),
     }
-    Err(StoreError::UnsupportedUrl(url.to_string()))
+}
+
+/// Which backend a database URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of_url(url: &str) -> StoreResult<Backend> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(StoreError::UnsupportedUrl(url.to_string()))
+        }
+    }
 }

@@ -41,6 +41,30 @@ pub struct GlobalArgs {
         value_name = "MODE"
     )]
     pub sqlite_synchronous: Option<String>,
+    /// PostgreSQL: connections this process keeps open at most.
+    #[arg(
+        long,
+        env = "ROSTER_PG_MAX_CONNECTIONS",
+        global = true,
+        value_name = "N"
+    )]
+    pub pg_max_connections: Option<u32>,
+    /// PostgreSQL: seconds a request waits for a free connection (then 503).
+    #[arg(
+        long,
+        env = "ROSTER_PG_ACQUIRE_TIMEOUT_SECONDS",
+        global = true,
+        value_name = "SECONDS"
+    )]
+    pub pg_acquire_timeout_seconds: Option<u64>,
+    /// PostgreSQL: statements running longer than this are cancelled.
+    #[arg(
+        long,
+        env = "ROSTER_PG_STATEMENT_TIMEOUT_SECONDS",
+        global = true,
+        value_name = "SECONDS"
+    )]
+    pub pg_statement_timeout_seconds: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize, Default)]

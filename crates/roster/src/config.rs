@@ -6,7 +6,7 @@ use std::{net::SocketAddr, path::Path, time::Duration};
 
 use roster_domain::PhoneRegion;
 use roster_server::ServerSettings;
-use roster_store::{StoreOptions, Synchronous};
+use roster_store::{PgOptions, StoreOptions, Synchronous};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -40,6 +40,9 @@ struct Layer {
     default_region: Option<String>,
     sqlite_synchronous: Option<String>,
     shutdown_grace_seconds: Option<u64>,
+    pg_max_connections: Option<u32>,
+    pg_acquire_timeout_seconds: Option<u64>,
+    pg_statement_timeout_seconds: Option<u64>,
 }
 
 impl Layer {
@@ -53,6 +56,13 @@ impl Layer {
             default_region: self.default_region.or(lower.default_region),
             sqlite_synchronous: self.sqlite_synchronous.or(lower.sqlite_synchronous),
             shutdown_grace_seconds: self.shutdown_grace_seconds.or(lower.shutdown_grace_seconds),
+            pg_max_connections: self.pg_max_connections.or(lower.pg_max_connections),
+            pg_acquire_timeout_seconds: self
+                .pg_acquire_timeout_seconds
+                .or(lower.pg_acquire_timeout_seconds),
+            pg_statement_timeout_seconds: self
+                .pg_statement_timeout_seconds
+                .or(lower.pg_statement_timeout_seconds),
         }
     }
 
@@ -66,6 +76,9 @@ impl Layer {
             default_region: serve.default_region.clone(),
             sqlite_synchronous: global.sqlite_synchronous.clone(),
             shutdown_grace_seconds: serve.shutdown_grace_seconds,
+            pg_max_connections: global.pg_max_connections,
+            pg_acquire_timeout_seconds: global.pg_acquire_timeout_seconds,
+            pg_statement_timeout_seconds: global.pg_statement_timeout_seconds,
         }
     }
 
@@ -96,6 +109,9 @@ pub struct Config {
     #[serde(serialize_with = "display")]
     pub sqlite_synchronous: Synchronous,
     pub shutdown_grace_seconds: u64,
+    pub pg_max_connections: u32,
+    pub pg_acquire_timeout_seconds: u64,
+    pub pg_statement_timeout_seconds: u64,
 }
 
 impl Config {
@@ -135,6 +151,17 @@ impl Config {
                 .parse()
                 .map_err(|m| invalid("sqlite_synchronous", m))?,
             shutdown_grace_seconds: layer.shutdown_grace_seconds.unwrap_or(30),
+            pg_max_connections: match layer.pg_max_connections.unwrap_or(16) {
+                0 => {
+                    return Err(invalid(
+                        "pg_max_connections",
+                        "must be greater than 0".into(),
+                    ));
+                }
+                n => n,
+            },
+            pg_acquire_timeout_seconds: layer.pg_acquire_timeout_seconds.unwrap_or(5),
+            pg_statement_timeout_seconds: layer.pg_statement_timeout_seconds.unwrap_or(30),
         })
     }
 
@@ -150,6 +177,11 @@ impl Config {
     pub fn store_options(&self) -> StoreOptions {
         let mut options = StoreOptions::default();
         options.sqlite.synchronous = self.sqlite_synchronous;
+        options.postgres = PgOptions {
+            max_connections: self.pg_max_connections,
+            acquire_timeout: Duration::from_secs(self.pg_acquire_timeout_seconds),
+            statement_timeout: Duration::from_secs(self.pg_statement_timeout_seconds),
+        };
         options
     }
 

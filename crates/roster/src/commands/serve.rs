@@ -1,5 +1,6 @@
 //! `roster serve`: open the database, make sure a first app exists, serve until a signal.
 
+use roster_domain::NewAppKeys;
 use roster_server::Application;
 use tokio_util::sync::CancellationToken;
 
@@ -8,8 +9,11 @@ use crate::config::Config;
 
 pub async fn run(config: &Config) -> CommandResult {
     let store = open_store(config).await?;
-    if store.list_apps().await?.is_empty() {
-        let (app_id, keys) = apps::create_app(store.as_ref(), "My studio").await?;
+    let keys = NewAppKeys::generate();
+    if let Some(app_id) = store
+        .create_first_app("My studio", &keys.api_key, &keys.secret_hash())
+        .await?
+    {
         println!("Created a first app so you can call the API now.");
         apps::print_keys(&app_id, keys.api_key.as_str(), &keys.secret_key, false);
     }

@@ -2,6 +2,7 @@
 
 use std::{path::Path, process::Stdio, time::Duration};
 
+use crate::support::TestDb;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::{
@@ -53,16 +54,17 @@ async fn every_command_has_help() {
 
 #[tokio::test]
 async fn apps_create_json_prints_exactly_one_object_with_the_three_keys() {
-    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::create().await;
+    let dir = db.dir.path();
 
-    let (ok, stdout, stderr) = output(roster(dir.path()).args([
+    let (ok, stdout, stderr) = output(roster(dir).args([
         "apps",
         "create",
         "--name",
         "Gym",
         "--json",
         "--database",
-        "sqlite://r.db",
+        &db.url,
     ]))
     .await;
 
@@ -71,8 +73,7 @@ async fn apps_create_json_prints_exactly_one_object_with_the_three_keys() {
     let mut keys: Vec<_> = value.as_object().unwrap().keys().cloned().collect();
     keys.sort();
     assert_eq!(keys, ["api_key", "app_id", "secret_key"]);
-    let (_, listed, _) =
-        output(roster(dir.path()).args(["apps", "list", "--database", "sqlite://r.db"])).await;
+    let (_, listed, _) = output(roster(dir).args(["apps", "list", "--database", &db.url])).await;
     assert!(listed.contains("Gym") && listed.contains(value["api_key"].as_str().unwrap()));
     assert!(
         !listed.contains(value["secret_key"].as_str().unwrap()),
@@ -82,10 +83,11 @@ async fn apps_create_json_prints_exactly_one_object_with_the_three_keys() {
 
 #[tokio::test]
 async fn rotate_secret_prints_a_new_secret() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = ["--database", "sqlite://r.db"];
+    let test_db = TestDb::create().await;
+    let dir = test_db.dir.path();
+    let db = ["--database", test_db.url.as_str()];
     let (_, created, _) = output(
-        roster(dir.path())
+        roster(dir)
             .args(["apps", "create", "--name", "Gym", "--json"])
             .args(db),
     )
@@ -93,7 +95,7 @@ async fn rotate_secret_prints_a_new_secret() {
     let created: Value = serde_json::from_str(created.trim()).unwrap();
 
     let (ok, rotated, _) = output(
-        roster(dir.path())
+        roster(dir)
             .args([
                 "apps",
                 "rotate-secret",
@@ -109,7 +111,7 @@ async fn rotate_secret_prints_a_new_secret() {
     assert_eq!(rotated["app_id"], created["app_id"]);
     assert_ne!(rotated["secret_key"], created["secret_key"]);
     let (ok, _, stderr) = output(
-        roster(dir.path())
+        roster(dir)
             .args(["apps", "rotate-secret", "999", "--json"])
             .args(db),
     )
@@ -183,21 +185,15 @@ async fn a_bad_configuration_is_refused_with_the_key_named() {
 }
 
 /// A running `roster serve` and what it printed on start.
-struct Served {
-    child: Child,
-    base: String,
-    printed: String,
+pub struct Served {
+    pub child: Child,
+    pub base: String,
+    pub printed: String,
 }
 
-async fn serve(dir: &Path) -> Served {
-    let mut child = roster(dir)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--database",
-            "sqlite://roster.db",
-        ])
+pub async fn serve(db: &TestDb) -> Served {
+    let mut child = roster(db.dir.path())
+        .args(["serve", "--listen", "127.0.0.1:0", "--database", &db.url])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -223,7 +219,7 @@ async fn serve(dir: &Path) -> Served {
     }
 }
 
-fn printed_value(printed: &str, key: &str) -> String {
+pub fn printed_value(printed: &str, key: &str) -> String {
     printed
         .lines()
         .find_map(|l| l.strip_prefix(&format!("{key}:")))
@@ -232,7 +228,7 @@ fn printed_value(printed: &str, key: &str) -> String {
         .to_string()
 }
 
-async fn create_contact(base: &str, printed: &str, first_name: &str) -> StatusCode {
+pub async fn create_contact(base: &str, printed: &str, first_name: &str) -> StatusCode {
     reqwest::Client::new()
         .post(format!("{base}/v2/ExternalApi/newContact"))
         .header("X-API-KEY", printed_value(printed, "api_key"))
@@ -244,7 +240,7 @@ async fn create_contact(base: &str, printed: &str, first_name: &str) -> StatusCo
         .status()
 }
 
-async fn signal(child: &Child, name: &str) {
+pub async fn signal(child: &Child, name: &str) {
     let pid = child.id().expect("running").to_string();
     let status = Command::new("kill")
         .args([name, &pid])
@@ -256,8 +252,8 @@ async fn signal(child: &Child, name: &str) {
 
 #[tokio::test]
 async fn first_serve_prints_working_keys_and_sigterm_stops_it_cleanly() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut served = serve(dir.path()).await;
+    let db = TestDb::create().await;
+    let mut served = serve(&db).await;
 
     assert_eq!(
         create_contact(&served.base, &served.printed, "Ana").await,
@@ -270,7 +266,7 @@ async fn first_serve_prints_working_keys_and_sigterm_stops_it_cleanly() {
         .unwrap()
         .unwrap();
     assert!(status.success(), "{status}");
-    let again = serve(dir.path()).await;
+    let again = serve(&db).await;
     assert!(
         !again.printed.contains("secret_key"),
         "keys are printed only for the first app"
@@ -279,8 +275,8 @@ async fn first_serve_prints_working_keys_and_sigterm_stops_it_cleanly() {
 
 #[tokio::test]
 async fn an_acknowledged_write_survives_sigkill() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut served = serve(dir.path()).await;
+    let db = TestDb::create().await;
+    let mut served = serve(&db).await;
     for name in ["Ana", "Bob", "Cy"] {
         assert_eq!(
             create_contact(&served.base, &served.printed, name).await,
@@ -291,8 +287,9 @@ async fn an_acknowledged_write_survives_sigkill() {
     signal(&served.child, "-KILL").await;
     served.child.wait().await.unwrap();
 
-    let url = format!("sqlite://{}", dir.path().join("roster.db").display());
-    let store = roster_store::open(&url, &Default::default()).await.unwrap();
+    let store = roster_store::open(&db.url, &Default::default())
+        .await
+        .unwrap();
     let app = store.list_apps().await.unwrap().remove(0).app_id;
     let contacts = store
         .find_contacts(&app, &Default::default(), Default::default())
@@ -312,4 +309,37 @@ async fn migrate_creates_the_database() {
     assert!(ok, "{stderr}");
     assert!(stdout.contains("up to date"));
     assert!(dir.path().join("fresh.db").exists());
+}
+
+#[tokio::test]
+async fn json_logs_are_one_object_per_line() {
+    let db = TestDb::create().await;
+    let mut child = roster(db.dir.path())
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+            "--database",
+            &db.url,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+
+    let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .expect("a log line");
+
+    let entry: Value = serde_json::from_str(&first).unwrap_or_else(|_| panic!("not JSON: {first}"));
+    assert!(
+        entry["level"].is_string() && entry["timestamp"].is_string(),
+        "{entry}"
+    );
+    child.kill().await.unwrap();
 }

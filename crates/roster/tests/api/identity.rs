@@ -171,3 +171,19 @@ async fn a_user_id_cannot_be_given_to_a_second_contact() {
     assert_eq!(reply["field"], "user_id");
     assert_eq!(app.customers(json!({"_id": bob})).await[0]["user_id"], "u2");
 }
+
+#[tokio::test]
+async fn concurrent_writes_of_one_identity_end_as_one_contact() {
+    let app = TestApp::spawn().await;
+    let body = |i: usize| {
+        contact(
+            "Ana",
+            json!({"email": "ana@example.com", "city": format!("City {i}")}),
+        )
+    };
+
+    let ids = futures::future::join_all((0..20).map(|i| app.new_contact(body(i)))).await;
+
+    assert!(ids.iter().all(|id| id == &ids[0]), "{ids:?}");
+    assert_eq!(app.customers(json!({})).await.len(), 1);
+}

@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 use roster_domain::{Consent, Contact, ContactId, Date, Email, Phone, Profile, Timestamp};
 use serde_json::Value;
 
-use crate::{StoreError, StoreResult};
+use crate::{
+    StoreError, StoreResult,
+    conn::{Arg, args},
+};
 
 /// The columns every contact query selects, in [`ContactRow`]'s order.
 macro_rules! contact_columns {
@@ -122,61 +125,38 @@ impl TryFrom<ContactRow> for StoredContact {
     }
 }
 
-/// The column values of a contact, in the order of the INSERT/UPDATE statements.
-pub struct ContactValues {
-    pub user_id: Option<String>,
-    pub first_name: String,
-    pub last_name: String,
-    pub email: Option<String>,
-    pub email_lc: Option<String>,
-    pub phone: Option<String>,
-    pub strings: [Option<String>; 11],
-    pub custom: String,
-    pub tags: String,
-    pub flags: [bool; 3],
-    pub consent_dates: [Option<String>; 3],
-    pub created_date: String,
-    pub updated_date: String,
-}
-
-impl From<&Contact> for ContactValues {
-    fn from(c: &Contact) -> Self {
-        let p = &c.profile;
-        let ts = |t: Option<Timestamp>| t.map(Timestamp::to_rfc3339);
-        Self {
-            user_id: c.user_id.clone(),
-            first_name: c.first_name.clone(),
-            last_name: c.last_name.clone(),
-            email: c.email.as_ref().map(|e| e.as_str().to_string()),
-            email_lc: c.email.as_ref().map(|e| e.normalized().to_string()),
-            phone: c.phone.as_ref().map(|p| p.as_str().to_string()),
-            strings: [
-                p.address.clone(),
-                p.city.clone(),
-                p.state.clone(),
-                p.zip.clone(),
-                p.source.clone(),
-                p.dob.map(|d| d.to_string()),
-                p.gender.clone(),
-                p.kind.clone(),
-                p.status.clone(),
-                p.location.clone(),
-                c.last_location.clone(),
-            ],
-            custom: Value::Object(c.custom.clone().into_iter().collect()).to_string(),
-            tags: Value::from(c.tags.clone()).to_string(),
-            flags: [
-                c.consent.sms_optin,
-                c.consent.sms_optout,
-                c.consent.email_optout,
-            ],
-            consent_dates: [
-                ts(c.consent.sms_optin_date),
-                ts(c.consent.sms_optout_date),
-                ts(c.consent.email_optout_date),
-            ],
-            created_date: c.created_date.to_rfc3339(),
-            updated_date: c.updated_date.to_rfc3339(),
-        }
-    }
+/// The values of a contact's columns, in the order of the INSERT and UPDATE statements
+/// (`user_id` through `updated_date`).
+pub fn contact_values(c: &Contact) -> Vec<Arg> {
+    let p = &c.profile;
+    let ts = |t: Option<Timestamp>| t.map(Timestamp::to_rfc3339);
+    args![
+        c.user_id.clone(),
+        c.first_name.clone(),
+        c.last_name.clone(),
+        c.email.as_ref().map(|e| e.as_str().to_string()),
+        c.email.as_ref().map(|e| e.normalized().to_string()),
+        c.phone.as_ref().map(|p| p.as_str().to_string()),
+        p.address.clone(),
+        p.city.clone(),
+        p.state.clone(),
+        p.zip.clone(),
+        p.source.clone(),
+        p.dob.map(|d| d.to_string()),
+        p.gender.clone(),
+        p.kind.clone(),
+        p.status.clone(),
+        p.location.clone(),
+        c.last_location.clone(),
+        Value::Object(c.custom.clone().into_iter().collect()).to_string(),
+        Value::from(c.tags.clone()).to_string(),
+        c.consent.sms_optin,
+        ts(c.consent.sms_optin_date),
+        c.consent.sms_optout,
+        ts(c.consent.sms_optout_date),
+        c.consent.email_optout,
+        ts(c.consent.email_optout_date),
+        c.created_date.to_rfc3339(),
+        c.updated_date.to_rfc3339(),
+    ]
 }

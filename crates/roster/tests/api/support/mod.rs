@@ -1,6 +1,10 @@
 //! The test harness: `TestApp::spawn()` starts Roster on port 0 against a fresh database
 //! with one app, and offers a small client for the contract's endpoints.
 
+mod db;
+
+pub use db::{TestDb, require_postgres};
+
 use std::{net::SocketAddr, sync::Arc};
 
 use reqwest::StatusCode;
@@ -8,7 +12,6 @@ use roster_domain::NewAppKeys;
 use roster_server::{Application, ServerSettings};
 use roster_store::{Store, StoreOptions};
 use serde_json::{Value, json};
-use tempfile::TempDir;
 use tokio_util::sync::CancellationToken;
 
 /// One app's credentials.
@@ -24,7 +27,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub keys: Keys,
     pub store: Arc<dyn Store>,
-    _dir: TempDir,
+    /// Kept so the database outlives the server.
+    _db: TestDb,
     shutdown: CancellationToken,
 }
 
@@ -34,9 +38,8 @@ impl TestApp {
     }
 
     pub async fn spawn_with(mut settings: ServerSettings) -> TestApp {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}", dir.path().join("roster.db").display());
-        let store = roster_store::open(&url, &StoreOptions::default())
+        let db = TestDb::create().await;
+        let store = roster_store::open(&db.url, &StoreOptions::default())
             .await
             .expect("open store");
         settings.listen = "127.0.0.1:0".parse().unwrap();
@@ -55,7 +58,7 @@ impl TestApp {
                 secret_key: String::new(),
             },
             store,
-            _dir: dir,
+            _db: db,
             shutdown,
         };
         test_app.keys = test_app.create_app("Studio A").await;

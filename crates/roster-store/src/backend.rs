@@ -1,0 +1,141 @@
+//! [`SqlStore`]: the [`Store`] implementation, written once over a [`Pools`] backend.
+
+use std::ops::DerefMut;
+
+use async_trait::async_trait;
+use roster_domain::{
+    ApiKey, AppCredentials, AppId, Contact, ContactFilter, ContactId, NewContact, OptoutChannel,
+    Page, SecretHash,
+};
+
+use crate::{
+    AppSummary, CustomAttribute, Store, StoreResult, apps,
+    conn::Conn,
+    contacts::{reads, writes},
+};
+
+/// How a backend hands out connections: one for reading, a transaction for writing.
+#[async_trait]
+pub trait Pools: Send + Sync + 'static {
+    type Conn: Conn;
+    type Read: DerefMut<Target = Self::Conn> + Send;
+    type Write: DerefMut<Target = Self::Conn> + Send;
+
+    async fn read(&self) -> StoreResult<Self::Read>;
+    /// Begins a write transaction (SQLite: `BEGIN IMMEDIATE`, so writers queue, not fail).
+    async fn begin_write(&self) -> StoreResult<Self::Write>;
+    async fn commit(&self, tx: Self::Write) -> StoreResult<()>;
+}
+
+pub struct SqlStore<P: Pools> {
+    pools: P,
+}
+
+impl<P: Pools> SqlStore<P> {
+    pub fn new(pools: P) -> Self {
+        Self { pools }
+    }
+
+    pub fn pools(&self) -> &P {
+        &self.pools
+    }
+}
+
+#[async_trait]
+impl<P: Pools> Store for SqlStore<P> {
+    async fn ping(&self) -> StoreResult<()> {
+        let mut conn = self.pools.read().await?;
+        let _: Option<(i64,)> = conn
+            .fetch_optional("SELECT CAST(1 AS BIGINT)", vec![])
+            .await?;
+        Ok(())
+    }
+
+    async fn create_app(
+        &self,
+        name: &str,
+        api_key: &ApiKey,
+        secret: &SecretHash,
+    ) -> StoreResult<AppId> {
+        let mut tx = self.pools.begin_write().await?;
+        let app = apps::insert(&mut *tx, name, api_key, secret).await?;
+        self.pools.commit(tx).await?;
+        Ok(app)
+    }
+
+    async fn create_first_app(
+        &self,
+        name: &str,
+        api_key: &ApiKey,
+        secret: &SecretHash,
+    ) -> StoreResult<Option<AppId>> {
+        let mut tx = self.pools.begin_write().await?;
+        let app = apps::insert_first(&mut *tx, name, api_key, secret).await?;
+        self.pools.commit(tx).await?;
+        Ok(app)
+    }
+
+    async fn list_apps(&self) -> StoreResult<Vec<AppSummary>> {
+        apps::list(&mut *self.pools.read().await?).await
+    }
+
+    async fn app_by_api_key(&self, api_key: &str) -> StoreResult<Option<AppCredentials>> {
+        apps::by_api_key(&mut *self.pools.read().await?, api_key).await
+    }
+
+    async fn rotate_secret(&self, app: &AppId, secret: &SecretHash) -> StoreResult<()> {
+        let mut tx = self.pools.begin_write().await?;
+        apps::set_secret(&mut *tx, app, secret).await?;
+        self.pools.commit(tx).await
+    }
+
+    async fn upsert_contact(&self, app: &AppId, request: &NewContact) -> StoreResult<ContactId> {
+        let mut tx = self.pools.begin_write().await?;
+        let id = writes::upsert(&mut *tx, app, request).await?;
+        self.pools.commit(tx).await?;
+        Ok(id)
+    }
+
+    async fn find_contacts(
+        &self,
+        app: &AppId,
+        filter: &ContactFilter,
+        page: Page,
+    ) -> StoreResult<Vec<Contact>> {
+        reads::find(&mut *self.pools.read().await?, app, filter, page).await
+    }
+
+    async fn sms_optins(&self, app: &AppId, page: Page) -> StoreResult<Vec<Contact>> {
+        reads::sms_optins(&mut *self.pools.read().await?, app, page).await
+    }
+
+    async fn optouts(
+        &self,
+        app: &AppId,
+        channel: Option<OptoutChannel>,
+        page: Page,
+    ) -> StoreResult<Vec<Contact>> {
+        reads::optouts(&mut *self.pools.read().await?, app, channel, page).await
+    }
+
+    async fn remove_contact(&self, app: &AppId, id: &ContactId) -> StoreResult<()> {
+        let mut tx = self.pools.begin_write().await?;
+        writes::remove(&mut *tx, app, id).await?;
+        self.pools.commit(tx).await
+    }
+
+    async fn merge_contacts(
+        &self,
+        app: &AppId,
+        survivor: &ContactId,
+        retired: &ContactId,
+    ) -> StoreResult<()> {
+        let mut tx = self.pools.begin_write().await?;
+        writes::merge(&mut *tx, app, survivor, retired).await?;
+        self.pools.commit(tx).await
+    }
+
+    async fn custom_attributes(&self, app: &AppId) -> StoreResult<Vec<CustomAttribute>> {
+        reads::custom_attributes(&mut *self.pools.read().await?, app).await
+    }
+}

@@ -1,0 +1,184 @@
+//! The one seam between Roster's SQL and a backend. Queries are written once, with `$N`
+//! placeholders that SQLite and PostgreSQL both accept, and run through [`Conn`], which
+//! each backend implements by binding [`Arg`]s to its own query type.
+
+use async_trait::async_trait;
+use sqlx::{PgConnection, SqliteConnection, postgres::PgRow, sqlite::SqliteRow};
+
+use crate::StoreResult;
+
+/// A bound parameter.
+#[derive(Debug, Clone)]
+pub enum Arg {
+    Text(Option<String>),
+    Int(i64),
+    Bool(bool),
+}
+
+impl From<&str> for Arg {
+    fn from(s: &str) -> Self {
+        Arg::Text(Some(s.to_string()))
+    }
+}
+
+impl From<String> for Arg {
+    fn from(s: String) -> Self {
+        Arg::Text(Some(s))
+    }
+}
+
+impl From<Option<String>> for Arg {
+    fn from(s: Option<String>) -> Self {
+        Arg::Text(s)
+    }
+}
+
+impl From<i64> for Arg {
+    fn from(n: i64) -> Self {
+        Arg::Int(n)
+    }
+}
+
+impl From<bool> for Arg {
+    fn from(b: bool) -> Self {
+        Arg::Bool(b)
+    }
+}
+
+/// `args![a, b, c]`: a parameter list.
+macro_rules! args {
+    ($($value:expr),* $(,)?) => { vec![$($crate::conn::Arg::from($value)),*] };
+}
+pub(crate) use args;
+
+/// A row type both backends can decode (every `#[derive(FromRow)]` struct of this crate).
+pub trait RowType:
+    for<'r> sqlx::FromRow<'r, SqliteRow> + for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin + 'static
+{
+}
+impl<T> RowType for T where
+    T: for<'r> sqlx::FromRow<'r, SqliteRow>
+        + for<'r> sqlx::FromRow<'r, PgRow>
+        + Send
+        + Unpin
+        + 'static
+{
+}
+
+#[async_trait]
+pub trait Conn: Send {
+    /// Whether `SELECT ... FOR UPDATE` is needed (and understood) to lock rows read for a
+    /// write. SQLite's write transactions already exclude each other.
+    const ROW_LOCKS: bool;
+
+    async fn fetch_all<T: RowType>(
+        &mut self,
+        sql: &'static str,
+        args: Vec<Arg>,
+    ) -> StoreResult<Vec<T>>;
+    async fn fetch_optional<T: RowType>(
+        &mut self,
+        sql: &'static str,
+        args: Vec<Arg>,
+    ) -> StoreResult<Option<T>>;
+    /// Returns the number of rows affected.
+    async fn execute(&mut self, sql: &'static str, args: Vec<Arg>) -> StoreResult<u64>;
+    /// Holds, until the transaction ends, a lock on each key, so writers that could touch
+    /// the same identity run one after the other.
+    async fn lock_keys(&mut self, keys: &mut Vec<String>) -> StoreResult<()>;
+}
+
+macro_rules! bind_all {
+    ($query:expr, $args:expr) => {{
+        let mut query = $query;
+        for arg in $args {
+            query = match arg {
+                Arg::Text(text) => query.bind(text),
+                Arg::Int(n) => query.bind(n),
+                Arg::Bool(b) => query.bind(b),
+            };
+        }
+        query
+    }};
+}
+
+#[async_trait]
+impl Conn for SqliteConnection {
+    const ROW_LOCKS: bool = false;
+
+    async fn fetch_all<T: RowType>(
+        &mut self,
+        sql: &'static str,
+        args: Vec<Arg>,
+    ) -> StoreResult<Vec<T>> {
+        Ok(bind_all!(sqlx::query_as::<sqlx::Sqlite, T>(sql), args)
+            .fetch_all(self)
+            .await?)
+    }
+
+    async fn fetch_optional<T: RowType>(
+        &mut self,
+        sql: &'static str,
+        args: Vec<Arg>,
+    ) -> StoreResult<Option<T>> {
+        Ok(bind_all!(sqlx::query_as::<sqlx::Sqlite, T>(sql), args)
+            .fetch_optional(self)
+            .await?)
+    }
+
+    async fn execute(&mut self, sql: &'static str, args: Vec<Arg>) -> StoreResult<u64> {
+        Ok(bind_all!(sqlx::query::<sqlx::Sqlite>(sql), args)
+            .execute(self)
+            .await?
+            .rows_affected())
+    }
+
+    async fn lock_keys(&mut self, _keys: &mut Vec<String>) -> StoreResult<()> {
+        Ok(()) // BEGIN IMMEDIATE already made this the only writer.
+    }
+}
+
+#[async_trait]
+impl Conn for PgConnection {
+    const ROW_LOCKS: bool = true;
+
+    async fn fetch_all<T: RowType>(
+        &mut self,
+        sql: &'static str,
+        args: Vec<Arg>,
+    ) -> StoreResult<Vec<T>> {
+        Ok(bind_all!(sqlx::query_as::<sqlx::Postgres, T>(sql), args)
+            .fetch_all(self)
+            .await?)
+    }
+
+    async fn fetch_optional<T: RowType>(
+        &mut self,
+        sql: &'static str,
+        args: Vec<Arg>,
+    ) -> StoreResult<Option<T>> {
+        Ok(bind_all!(sqlx::query_as::<sqlx::Postgres, T>(sql), args)
+            .fetch_optional(self)
+            .await?)
+    }
+
+    async fn execute(&mut self, sql: &'static str, args: Vec<Arg>) -> StoreResult<u64> {
+        Ok(bind_all!(sqlx::query::<sqlx::Postgres>(sql), args)
+            .execute(self)
+            .await?
+            .rows_affected())
+    }
+
+    async fn lock_keys(&mut self, keys: &mut Vec<String>) -> StoreResult<()> {
+        // A fixed order keeps two writers from each holding a key the other waits for.
+        keys.sort();
+        keys.dedup();
+        for key in keys.iter() {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind(key)
+                .execute(&mut *self)
+                .await?;
+        }
+        Ok(())
+    }
+}

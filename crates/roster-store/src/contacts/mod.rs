@@ -1,0 +1,4 @@
+//! Contact queries and write paths, written once for every backend (see [`crate::conn`]).
+
+pub mod reads;
+pub mod writes;

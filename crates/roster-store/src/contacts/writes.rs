@@ -1,0 +1,350 @@
+//! newContact, removeContact and mergeContacts. Each runs inside one write transaction
+//! that the backend opened; the rules of what changes live in `roster_domain`.
+
+use roster_domain::{
+    AppId, Contact, ContactId, ContactIdentity, InputError, NewContact, Timestamp,
+    attributes::AttributeType,
+};
+
+use crate::{
+    StoreError, StoreResult,
+    conn::{Conn, args},
+    rows::{ContactRow, StoredContact, contact_columns, contact_values},
+};
+
+pub async fn upsert<C: Conn + ?Sized>(
+    conn: &mut C,
+    app: &AppId,
+    request: &NewContact,
+) -> StoreResult<ContactId> {
+    let now = Timestamp::now();
+    let identity = request.identity();
+    conn.lock_keys(&mut identity_keys(app, &identity)).await?;
+    let id = match resolve(conn, app, &identity, "_id").await? {
+        Some(mut stored) => {
+            request.apply_to(&mut stored.contact, now);
+            ensure_user_id_free(
+                conn,
+                app,
+                stored.contact.user_id.as_deref(),
+                Some(stored.pk),
+            )
+            .await?;
+            update_row(conn, stored.pk, &stored.contact).await?;
+            stored.contact.id
+        }
+        None => {
+            let contact = request.create(ContactId::generate(now.datetime()), now);
+            ensure_user_id_free(conn, app, contact.user_id.as_deref(), None).await?;
+            insert_row(conn, app, &contact).await?;
+            contact.id
+        }
+    };
+    record_custom_attributes(conn, app, request, now).await?;
+    Ok(id)
+}
+
+/// The lock keys of an identity: two requests that could match the same contact share one.
+fn identity_keys(app: &AppId, identity: &ContactIdentity) -> Vec<String> {
+    let mut keys = Vec::new();
+    if let Some(user_id) = &identity.user_id {
+        keys.push(format!("contact:{app}:user:{user_id}"));
+    }
+    if let Some(email) = &identity.email {
+        keys.push(format!("contact:{app}:email:{}", email.normalized()));
+    }
+    if let Some(phone) = &identity.phone {
+        keys.push(format!("contact:{app}:phone:{phone}"));
+    }
+    keys
+}
+
+pub async fn remove<C: Conn + ?Sized>(
+    conn: &mut C,
+    app: &AppId,
+    id: &ContactId,
+) -> StoreResult<()> {
+    let Some(pk) = pk_of(conn, app, id).await? else {
+        return Err(InputError::new("id", "no contact has this id").into());
+    };
+    // Aliases pointing at the contact go with it (ON DELETE CASCADE).
+    conn.execute("DELETE FROM contacts WHERE pk = $1", args![pk])
+        .await?;
+    Ok(())
+}
+
+pub async fn merge<C: Conn + ?Sized>(
+    conn: &mut C,
+    app: &AppId,
+    survivor_id: &ContactId,
+    retired_id: &ContactId,
+) -> StoreResult<()> {
+    let unknown = |field: &str| {
+        StoreError::from(InputError::new(
+            field,
+            format!("no contact has this {field}"),
+        ))
+    };
+    let survivor_pk = pk_of(conn, app, survivor_id)
+        .await?
+        .ok_or_else(|| unknown("from_contact"))?;
+    let retired_pk = pk_of(conn, app, retired_id)
+        .await?
+        .ok_or_else(|| unknown("to_contact"))?;
+    if survivor_pk == retired_pk {
+        return Err(InputError::new("to_contact", "cannot merge a contact with itself").into());
+    }
+    // Lock both rows in one order, so two merges of the same pair cannot deadlock.
+    let (first, second) = (survivor_pk.min(retired_pk), survivor_pk.max(retired_pk));
+    let (a, b) = (load(conn, first).await?, load(conn, second).await?);
+    let (Some(a), Some(b)) = (a, b) else {
+        return Err(unknown("to_contact"));
+    };
+    let (mut survivor, retired) = if a.pk == survivor_pk { (a, b) } else { (b, a) };
+    // Ids already retired into `retired` follow it to the survivor, then its own id does.
+    conn.execute(
+        "UPDATE contact_aliases SET survivor_pk = $1 WHERE survivor_pk = $2",
+        args![survivor.pk, retired.pk],
+    )
+    .await?;
+    conn.execute(
+        "INSERT INTO contact_aliases (retired_id, app_id, survivor_pk) VALUES ($1, $2, $3)",
+        args![retired.contact.id.as_str(), app.as_str(), survivor.pk],
+    )
+    .await?;
+    // Delete first: the survivor may take over the retired contact's unique user_id.
+    conn.execute("DELETE FROM contacts WHERE pk = $1", args![retired.pk])
+        .await?;
+    survivor.contact.absorb(retired.contact, Timestamp::now());
+    update_row(conn, survivor.pk, &survivor.contact).await
+}
+
+/// The contract's identity rule, in its order: `_id` (also a retired id), `user_id`,
+/// email + first name, phone + first name. Whether a candidate found by email or phone is
+/// accepted is the domain's rule ([`ContactIdentity::accepts`]).
+async fn resolve<C: Conn + ?Sized>(
+    conn: &mut C,
+    app: &AppId,
+    identity: &ContactIdentity,
+    id_field: &str,
+) -> StoreResult<Option<StoredContact>> {
+    if let Some(id) = &identity.id {
+        let found = match pk_of(conn, app, id).await? {
+            Some(pk) => load(conn, pk).await?,
+            None => None,
+        };
+        return match found {
+            Some(found) => Ok(Some(found)),
+            None => {
+                Err(InputError::new(id_field, format!("no contact has this {id_field}")).into())
+            }
+        };
+    }
+    if let Some(user_id) = &identity.user_id {
+        let sql = concat!(
+            "SELECT ",
+            contact_columns!(),
+            " FROM contacts c WHERE c.app_id = $1 AND c.user_id = $2"
+        );
+        if let Some(found) = candidates(conn, sql, app, user_id)
+            .await?
+            .into_iter()
+            .next()
+        {
+            return Ok(Some(found));
+        }
+    }
+    if let Some(email) = &identity.email {
+        let sql = concat!(
+            "SELECT ",
+            contact_columns!(),
+            " FROM contacts c WHERE c.app_id = $1 AND c.email_lc = $2 ORDER BY c.pk"
+        );
+        if let Some(found) = pick(
+            identity,
+            candidates(conn, sql, app, email.normalized()).await?,
+        ) {
+            return Ok(Some(found));
+        }
+    }
+    if let Some(phone) = &identity.phone {
+        let sql = concat!(
+            "SELECT ",
+            contact_columns!(),
+            " FROM contacts c WHERE c.app_id = $1 AND c.phone = $2 ORDER BY c.pk"
+        );
+        if let Some(found) = pick(identity, candidates(conn, sql, app, phone.as_str()).await?) {
+            return Ok(Some(found));
+        }
+    }
+    Ok(None)
+}
+
+fn pick(identity: &ContactIdentity, candidates: Vec<StoredContact>) -> Option<StoredContact> {
+    let mut accepted: Vec<StoredContact> = candidates
+        .into_iter()
+        .filter(|c| identity.accepts(&c.contact.first_name, c.contact.user_id.as_deref()))
+        .collect();
+    if accepted.is_empty() || (identity.requires_unique_match() && accepted.len() != 1) {
+        return None;
+    }
+    Some(accepted.remove(0))
+}
+
+async fn candidates<C: Conn + ?Sized>(
+    conn: &mut C,
+    sql: &'static str,
+    app: &AppId,
+    key: &str,
+) -> StoreResult<Vec<StoredContact>> {
+    let rows: Vec<ContactRow> = conn.fetch_all(sql, args![app.as_str(), key]).await?;
+    let found: Vec<StoredContact> = rows
+        .into_iter()
+        .map(StoredContact::try_from)
+        .collect::<StoreResult<_>>()?;
+    // Candidates are re-read under a row lock, so the update starts from the latest version.
+    let mut locked = Vec::with_capacity(found.len());
+    for candidate in found {
+        if !C::ROW_LOCKS {
+            locked.push(candidate);
+        } else if let Some(fresh) = load(conn, candidate.pk).await? {
+            locked.push(fresh);
+        }
+    }
+    Ok(locked)
+}
+
+/// A contact by internal id, locked for update where the backend has row locks.
+async fn load<C: Conn + ?Sized>(conn: &mut C, pk: i64) -> StoreResult<Option<StoredContact>> {
+    let row: Option<ContactRow> = if C::ROW_LOCKS {
+        let sql = concat!(
+            "SELECT ",
+            contact_columns!(),
+            " FROM contacts c WHERE c.pk = $1 FOR UPDATE"
+        );
+        conn.fetch_optional(sql, args![pk]).await?
+    } else {
+        let sql = concat!(
+            "SELECT ",
+            contact_columns!(),
+            " FROM contacts c WHERE c.pk = $1"
+        );
+        conn.fetch_optional(sql, args![pk]).await?
+    };
+    row.map(StoredContact::try_from).transpose()
+}
+
+/// The internal id of a contact id, or of the survivor of a merge that retired it.
+pub async fn pk_of<C: Conn + ?Sized>(
+    conn: &mut C,
+    app: &AppId,
+    id: &ContactId,
+) -> StoreResult<Option<i64>> {
+    let row: Option<(i64,)> = conn
+        .fetch_optional(
+            "SELECT pk FROM contacts WHERE app_id = $1 AND id = $2
+             UNION ALL
+             SELECT survivor_pk FROM contact_aliases WHERE app_id = $1 AND retired_id = $2
+             LIMIT 1",
+            args![app.as_str(), id.as_str()],
+        )
+        .await?;
+    Ok(row.map(|(pk,)| pk))
+}
+
+/// `user_id` is unique per app: a write that would give it to a second contact is refused.
+async fn ensure_user_id_free<C: Conn + ?Sized>(
+    conn: &mut C,
+    app: &AppId,
+    user_id: Option<&str>,
+    own_pk: Option<i64>,
+) -> StoreResult<()> {
+    let Some(user_id) = user_id else {
+        return Ok(());
+    };
+    let holder: Option<(i64,)> = conn
+        .fetch_optional(
+            "SELECT pk FROM contacts WHERE app_id = $1 AND user_id = $2",
+            args![app.as_str(), user_id],
+        )
+        .await?;
+    match holder {
+        Some((pk,)) if Some(pk) != own_pk => {
+            Err(InputError::new("user_id", "user_id belongs to another contact").into())
+        }
+        _ => Ok(()),
+    }
+}
+
+async fn insert_row<C: Conn + ?Sized>(
+    conn: &mut C,
+    app: &AppId,
+    contact: &Contact,
+) -> StoreResult<()> {
+    let mut values = args![app.as_str(), contact.id.as_str()];
+    values.extend(contact_values(contact));
+    conn.execute(
+        "INSERT INTO contacts (app_id, id, user_id, first_name, last_name, email, email_lc, phone,
+            address, city, state, zip, source, dob, gender, type, status, location, last_location,
+            custom, tags, sms_optin, sms_optin_date, sms_optout, sms_optout_date, email_optout,
+            email_optout_date, created_date, updated_date)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+            $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)",
+        values,
+    )
+    .await?;
+    Ok(())
+}
+
+async fn update_row<C: Conn + ?Sized>(conn: &mut C, pk: i64, contact: &Contact) -> StoreResult<()> {
+    let mut values = contact_values(contact);
+    values.push(pk.into());
+    conn.execute(
+        "UPDATE contacts SET user_id = $1, first_name = $2, last_name = $3, email = $4, email_lc = $5,
+            phone = $6, address = $7, city = $8, state = $9, zip = $10, source = $11, dob = $12,
+            gender = $13, type = $14, status = $15, location = $16, last_location = $17,
+            custom = $18, tags = $19, sms_optin = $20, sms_optin_date = $21, sms_optout = $22,
+            sms_optout_date = $23, email_optout = $24, email_optout_date = $25,
+            created_date = $26, updated_date = $27
+         WHERE pk = $28",
+        values,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Keeps the getAttributes catalogue: a name seen with several types is widened to string.
+async fn record_custom_attributes<C: Conn + ?Sized>(
+    conn: &mut C,
+    app: &AppId,
+    request: &NewContact,
+    now: Timestamp,
+) -> StoreResult<()> {
+    let mut names: Vec<String> = request
+        .custom
+        .keys()
+        .map(|name| format!("attribute:{app}:{name}"))
+        .collect();
+    conn.lock_keys(&mut names).await?;
+    for (name, value) in request.custom.iter().filter(|(_, v)| !v.is_null()) {
+        let seen: Option<(String,)> = conn
+            .fetch_optional(
+                "SELECT type FROM custom_attributes WHERE app_id = $1 AND name = $2",
+                args![app.as_str(), name.as_str()],
+            )
+            .await?;
+        let kind = AttributeType::of(value);
+        let kind = match seen.and_then(|(t,)| AttributeType::parse(&t)) {
+            Some(old) if old.widen(kind) == old => continue,
+            Some(old) => old.widen(kind),
+            None => kind,
+        };
+        conn.execute(
+            "INSERT INTO custom_attributes (app_id, name, type, first_seen) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (app_id, name) DO UPDATE SET type = excluded.type",
+            args![app.as_str(), name.as_str(), kind.as_str(), now.to_rfc3339()],
+        )
+        .await?;
+    }
+    Ok(())
+}

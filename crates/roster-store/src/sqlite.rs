@@ -1,0 +1,115 @@
+//! The SQLite backend: the embedded default. One file, WAL, `synchronous=FULL` unless the
+//! operator opts into `NORMAL`. Writes go through a single-connection pool and begin with
+//! `BEGIN IMMEDIATE`, so concurrent writers queue instead of failing with "database is
+//! locked"; reads use their own pool and never wait for writers (WAL).
+
+use std::{str::FromStr, time::Duration};
+
+use async_trait::async_trait;
+use sqlx::{
+    Sqlite, SqliteConnection, SqlitePool, Transaction,
+    pool::PoolConnection,
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+
+use crate::{SqlStore, StoreResult, backend::Pools};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// `synchronous` of SQLite: `Full` survives a power cut (the default); `Normal` may lose the
+/// last commits on power loss (not on a process crash) and is faster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Synchronous {
+    #[default]
+    Full,
+    Normal,
+}
+
+impl FromStr for Synchronous {
+    type Err = String;
+    fn from_str(raw: &str) -> Result<Self, String> {
+        match raw.to_ascii_lowercase().as_str() {
+            "full" => Ok(Self::Full),
+            "normal" => Ok(Self::Normal),
+            _ => Err(format!(
+                "sqlite synchronous must be full or normal, not {raw:?}"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Synchronous {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Full => "full",
+            Self::Normal => "normal",
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    pub synchronous: Synchronous,
+    pub read_connections: u32,
+    pub busy_timeout: Duration,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self {
+            synchronous: Synchronous::Full,
+            read_connections: 8,
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+pub struct SqlitePools {
+    reads: SqlitePool,
+    writes: SqlitePool,
+}
+
+pub type SqliteStore = SqlStore<SqlitePools>;
+
+impl SqlStore<SqlitePools> {
+    pub async fn open(url: &str, options: &SqliteOptions) -> StoreResult<Self> {
+        let connect = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(match options.synchronous {
+                Synchronous::Full => SqliteSynchronous::Full,
+                Synchronous::Normal => SqliteSynchronous::Normal,
+            })
+            .busy_timeout(options.busy_timeout)
+            .foreign_keys(true);
+        let writes = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(connect.clone())
+            .await?;
+        MIGRATOR.run(&writes).await?;
+        let reads = SqlitePoolOptions::new()
+            .max_connections(options.read_connections.max(1))
+            .connect_with(connect.read_only(true))
+            .await?;
+        Ok(SqlStore::new(SqlitePools { reads, writes }))
+    }
+}
+
+#[async_trait]
+impl Pools for SqlitePools {
+    type Conn = SqliteConnection;
+    type Read = PoolConnection<Sqlite>;
+    type Write = Transaction<'static, Sqlite>;
+
+    async fn read(&self) -> StoreResult<Self::Read> {
+        Ok(self.reads.acquire().await?)
+    }
+
+    async fn begin_write(&self) -> StoreResult<Self::Write> {
+        Ok(self.writes.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    async fn commit(&self, tx: Self::Write) -> StoreResult<()> {
+        Ok(tx.commit().await?)
+    }
+}
