@@ -7,6 +7,14 @@ use sqlx::{PgConnection, SqliteConnection, postgres::PgRow, sqlite::SqliteRow};
 
 use crate::StoreResult;
 
+/// The type of a column, for code that copies rows without knowing their struct.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Int,
+    Text,
+    Bool,
+}
+
 /// A bound parameter.
 #[derive(Debug, Clone)]
 pub enum Arg {
@@ -83,9 +91,38 @@ pub trait Conn: Send {
     ) -> StoreResult<Option<T>>;
     /// Returns the number of rows affected.
     async fn execute(&mut self, sql: &'static str, args: Vec<Arg>) -> StoreResult<u64>;
+    /// Runs SQL built at run time from the static table list of [`crate::copy`] (never from
+    /// input) and returns each row's cells, read as `kinds` says.
+    async fn fetch_cells(
+        &mut self,
+        sql: String,
+        args: Vec<Arg>,
+        kinds: &[Kind],
+    ) -> StoreResult<Vec<Vec<Arg>>>;
+    async fn execute_built(&mut self, sql: String, args: Vec<Arg>) -> StoreResult<u64>;
     /// Holds, until the transaction ends, a lock on each key, so writers that could touch
     /// the same identity run one after the other.
     async fn lock_keys(&mut self, keys: &mut Vec<String>) -> StoreResult<()>;
+}
+
+fn cells<R: sqlx::Row>(row: &R, kinds: &[Kind]) -> StoreResult<Vec<Arg>>
+where
+    usize: sqlx::ColumnIndex<R>,
+    i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    bool: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<String>: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    kinds
+        .iter()
+        .enumerate()
+        .map(|(i, kind)| {
+            Ok(match kind {
+                Kind::Int => Arg::Int(row.try_get(i)?),
+                Kind::Bool => Arg::Bool(row.try_get(i)?),
+                Kind::Text => Arg::Text(row.try_get(i)?),
+            })
+        })
+        .collect()
 }
 
 macro_rules! bind_all {
@@ -133,6 +170,22 @@ impl Conn for SqliteConnection {
             .rows_affected())
     }
 
+    async fn fetch_cells(
+        &mut self,
+        sql: String,
+        args: Vec<Arg>,
+        kinds: &[Kind],
+    ) -> StoreResult<Vec<Vec<Arg>>> {
+        let query = sqlx::query::<sqlx::Sqlite>(sqlx::AssertSqlSafe(sql));
+        let rows = bind_all!(query, args).fetch_all(&mut *self).await?;
+        rows.iter().map(|row| cells(row, kinds)).collect()
+    }
+
+    async fn execute_built(&mut self, sql: String, args: Vec<Arg>) -> StoreResult<u64> {
+        let query = sqlx::query::<sqlx::Sqlite>(sqlx::AssertSqlSafe(sql));
+        Ok(bind_all!(query, args).execute(self).await?.rows_affected())
+    }
+
     async fn lock_keys(&mut self, _keys: &mut Vec<String>) -> StoreResult<()> {
         Ok(()) // BEGIN IMMEDIATE already made this the only writer.
     }
@@ -167,6 +220,22 @@ impl Conn for PgConnection {
             .execute(self)
             .await?
             .rows_affected())
+    }
+
+    async fn fetch_cells(
+        &mut self,
+        sql: String,
+        args: Vec<Arg>,
+        kinds: &[Kind],
+    ) -> StoreResult<Vec<Vec<Arg>>> {
+        let query = sqlx::query::<sqlx::Postgres>(sqlx::AssertSqlSafe(sql));
+        let rows = bind_all!(query, args).fetch_all(&mut *self).await?;
+        rows.iter().map(|row| cells(row, kinds)).collect()
+    }
+
+    async fn execute_built(&mut self, sql: String, args: Vec<Arg>) -> StoreResult<u64> {
+        let query = sqlx::query::<sqlx::Postgres>(sqlx::AssertSqlSafe(sql));
+        Ok(bind_all!(query, args).execute(self).await?.rows_affected())
     }
 
     async fn lock_keys(&mut self, keys: &mut Vec<String>) -> StoreResult<()> {

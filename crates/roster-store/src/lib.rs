@@ -16,6 +16,7 @@ mod apps;
 mod backend;
 mod conn;
 mod contacts;
+pub mod copy;
 pub mod postgres;
 mod rows;
 pub mod sqlite;
@@ -31,6 +32,9 @@ pub enum StoreError {
     Invalid(#[from] InputError),
     #[error("{0}")]
     NotFound(String),
+    /// An operation that would do harm and was not started.
+    #[error("{0}")]
+    Refused(String),
     /// The database could not take the write now (lock timeout, deadlock); retrying helps.
     #[error("database busy: {0}")]
     Busy(String),

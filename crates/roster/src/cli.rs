@@ -86,6 +86,16 @@ pub enum Command {
     Migrate,
     /// Print the effective configuration, secrets redacted.
     Config(ServeArgs),
+    /// Copy an installation's data to another database (e.g. SQLite to PostgreSQL),
+    /// verifying row counts per table. Safe to re-run: rows are upserted.
+    Copy {
+        /// Source database URL.
+        #[arg(long, value_name = "URL")]
+        from: String,
+        /// Destination database URL (created and migrated if needed).
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
 }
 
 /// Settings of the HTTP server.

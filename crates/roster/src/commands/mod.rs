@@ -1,4 +1,5 @@
 mod apps;
+mod copy;
 mod serve;
 
 use std::sync::Arc;
@@ -32,6 +33,7 @@ pub async fn run(cli: Cli) -> CommandResult {
             );
             Ok(())
         }
+        Command::Copy { from, to } => copy::run(&config, &from, &to).await,
         Command::Config(_) => {
             print!("{}", config.to_redacted_toml());
             Ok(())

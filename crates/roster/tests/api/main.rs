@@ -7,6 +7,7 @@ mod bad_input;
 mod cli;
 mod cluster;
 mod contacts;
+mod copy;
 mod identity;
 mod merge;
 mod ops;

@@ -34,14 +34,20 @@ pub fn require_postgres(test: &str) -> Option<String> {
 }
 
 impl TestDb {
-    pub async fn create() -> TestDb {
+    /// A fresh SQLite file, whatever the pass.
+    pub fn sqlite() -> TestDb {
         let dir = tempfile::tempdir().expect("temp dir");
+        TestDb {
+            url: format!("sqlite://{}", dir.path().join("roster.db").display()),
+            dir,
+            postgres: None,
+        }
+    }
+
+    /// A fresh database of this pass's backend.
+    pub async fn create() -> TestDb {
         match postgres_url() {
-            None => TestDb {
-                url: format!("sqlite://{}", dir.path().join("roster.db").display()),
-                dir,
-                postgres: None,
-            },
+            None => Self::sqlite(),
             Some(server) => {
                 let name = format!("roster_test_{}", hex_suffix());
                 let mut admin = PgConnection::connect(&server).await.unwrap_or_else(|err| {
@@ -53,7 +59,7 @@ impl TestDb {
                     .expect("create test database");
                 TestDb {
                     url: with_database(&server, &name),
-                    dir,
+                    dir: tempfile::tempdir().expect("temp dir"),
                     postgres: Some((server, name)),
                 }
             }

@@ -27,8 +27,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub keys: Keys,
     pub store: Arc<dyn Store>,
-    /// Kept so the database outlives the server.
-    _db: TestDb,
+    pub db: TestDb,
     shutdown: CancellationToken,
 }
 
@@ -37,8 +36,12 @@ impl TestApp {
         Self::spawn_with(ServerSettings::default()).await
     }
 
-    pub async fn spawn_with(mut settings: ServerSettings) -> TestApp {
-        let db = TestDb::create().await;
+    pub async fn spawn_with(settings: ServerSettings) -> TestApp {
+        Self::start(TestDb::create().await, settings, None).await
+    }
+
+    /// Serves `db`; with `keys`, as an app that already exists there (after a copy).
+    pub async fn start(db: TestDb, mut settings: ServerSettings, keys: Option<Keys>) -> TestApp {
         let store = roster_store::open(&db.url, &StoreOptions::default())
             .await
             .expect("open store");
@@ -52,16 +55,18 @@ impl TestApp {
         let mut test_app = TestApp {
             addr,
             client: reqwest::Client::new(),
-            keys: Keys {
+            keys: keys.clone().unwrap_or(Keys {
                 app_id: String::new(),
                 api_key: String::new(),
                 secret_key: String::new(),
-            },
+            }),
             store,
-            _db: db,
+            db,
             shutdown,
         };
-        test_app.keys = test_app.create_app("Studio A").await;
+        if keys.is_none() {
+            test_app.keys = test_app.create_app("Studio A").await;
+        }
         test_app
     }
 
