@@ -7,6 +7,15 @@ use sqlx::{PgConnection, SqliteConnection, postgres::PgRow, sqlite::SqliteRow};
 
 use crate::StoreResult;
 
+/// SQL text. Most queries are string literals; some are assembled at run time, but only
+/// from literal fragments of this crate (filters present, table lists): input always travels
+/// as a bound [`Arg`], never inside the text.
+pub type Sql = std::borrow::Cow<'static, str>;
+
+fn safe(sql: impl Into<Sql>) -> sqlx::AssertSqlSafe<Sql> {
+    sqlx::AssertSqlSafe(sql.into())
+}
+
 /// The type of a column, for code that copies rows without knowing their struct.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -81,25 +90,24 @@ pub trait Conn: Send {
 
     async fn fetch_all<T: RowType>(
         &mut self,
-        sql: &'static str,
+        sql: impl Into<Sql> + Send,
         args: Vec<Arg>,
     ) -> StoreResult<Vec<T>>;
     async fn fetch_optional<T: RowType>(
         &mut self,
-        sql: &'static str,
+        sql: impl Into<Sql> + Send,
         args: Vec<Arg>,
     ) -> StoreResult<Option<T>>;
     /// Returns the number of rows affected.
-    async fn execute(&mut self, sql: &'static str, args: Vec<Arg>) -> StoreResult<u64>;
-    /// Runs SQL built at run time from the static table list of [`crate::copy`] (never from
-    /// input) and returns each row's cells, read as `kinds` says.
+    async fn execute(&mut self, sql: impl Into<Sql> + Send, args: Vec<Arg>) -> StoreResult<u64>;
+    /// Returns each row's cells, read as `kinds` says (for code that copies rows without
+    /// knowing their struct).
     async fn fetch_cells(
         &mut self,
-        sql: String,
+        sql: impl Into<Sql> + Send,
         args: Vec<Arg>,
         kinds: &[Kind],
     ) -> StoreResult<Vec<Vec<Arg>>>;
-    async fn execute_built(&mut self, sql: String, args: Vec<Arg>) -> StoreResult<u64>;
     /// Holds, until the transaction ends, a lock on each key, so writers that could touch
     /// the same identity run one after the other.
     async fn lock_keys(&mut self, keys: &mut Vec<String>) -> StoreResult<()>;
@@ -145,26 +153,30 @@ impl Conn for SqliteConnection {
 
     async fn fetch_all<T: RowType>(
         &mut self,
-        sql: &'static str,
+        sql: impl Into<Sql> + Send,
         args: Vec<Arg>,
     ) -> StoreResult<Vec<T>> {
-        Ok(bind_all!(sqlx::query_as::<sqlx::Sqlite, T>(sql), args)
-            .fetch_all(self)
-            .await?)
+        Ok(
+            bind_all!(sqlx::query_as::<sqlx::Sqlite, T>(safe(sql)), args)
+                .fetch_all(self)
+                .await?,
+        )
     }
 
     async fn fetch_optional<T: RowType>(
         &mut self,
-        sql: &'static str,
+        sql: impl Into<Sql> + Send,
         args: Vec<Arg>,
     ) -> StoreResult<Option<T>> {
-        Ok(bind_all!(sqlx::query_as::<sqlx::Sqlite, T>(sql), args)
-            .fetch_optional(self)
-            .await?)
+        Ok(
+            bind_all!(sqlx::query_as::<sqlx::Sqlite, T>(safe(sql)), args)
+                .fetch_optional(self)
+                .await?,
+        )
     }
 
-    async fn execute(&mut self, sql: &'static str, args: Vec<Arg>) -> StoreResult<u64> {
-        Ok(bind_all!(sqlx::query::<sqlx::Sqlite>(sql), args)
+    async fn execute(&mut self, sql: impl Into<Sql> + Send, args: Vec<Arg>) -> StoreResult<u64> {
+        Ok(bind_all!(sqlx::query::<sqlx::Sqlite>(safe(sql)), args)
             .execute(self)
             .await?
             .rows_affected())
@@ -172,18 +184,13 @@ impl Conn for SqliteConnection {
 
     async fn fetch_cells(
         &mut self,
-        sql: String,
+        sql: impl Into<Sql> + Send,
         args: Vec<Arg>,
         kinds: &[Kind],
     ) -> StoreResult<Vec<Vec<Arg>>> {
-        let query = sqlx::query::<sqlx::Sqlite>(sqlx::AssertSqlSafe(sql));
+        let query = sqlx::query::<sqlx::Sqlite>(safe(sql));
         let rows = bind_all!(query, args).fetch_all(&mut *self).await?;
         rows.iter().map(|row| cells(row, kinds)).collect()
-    }
-
-    async fn execute_built(&mut self, sql: String, args: Vec<Arg>) -> StoreResult<u64> {
-        let query = sqlx::query::<sqlx::Sqlite>(sqlx::AssertSqlSafe(sql));
-        Ok(bind_all!(query, args).execute(self).await?.rows_affected())
     }
 
     async fn lock_keys(&mut self, _keys: &mut Vec<String>) -> StoreResult<()> {
@@ -197,26 +204,30 @@ impl Conn for PgConnection {
 
     async fn fetch_all<T: RowType>(
         &mut self,
-        sql: &'static str,
+        sql: impl Into<Sql> + Send,
         args: Vec<Arg>,
     ) -> StoreResult<Vec<T>> {
-        Ok(bind_all!(sqlx::query_as::<sqlx::Postgres, T>(sql), args)
-            .fetch_all(self)
-            .await?)
+        Ok(
+            bind_all!(sqlx::query_as::<sqlx::Postgres, T>(safe(sql)), args)
+                .fetch_all(self)
+                .await?,
+        )
     }
 
     async fn fetch_optional<T: RowType>(
         &mut self,
-        sql: &'static str,
+        sql: impl Into<Sql> + Send,
         args: Vec<Arg>,
     ) -> StoreResult<Option<T>> {
-        Ok(bind_all!(sqlx::query_as::<sqlx::Postgres, T>(sql), args)
-            .fetch_optional(self)
-            .await?)
+        Ok(
+            bind_all!(sqlx::query_as::<sqlx::Postgres, T>(safe(sql)), args)
+                .fetch_optional(self)
+                .await?,
+        )
     }
 
-    async fn execute(&mut self, sql: &'static str, args: Vec<Arg>) -> StoreResult<u64> {
-        Ok(bind_all!(sqlx::query::<sqlx::Postgres>(sql), args)
+    async fn execute(&mut self, sql: impl Into<Sql> + Send, args: Vec<Arg>) -> StoreResult<u64> {
+        Ok(bind_all!(sqlx::query::<sqlx::Postgres>(safe(sql)), args)
             .execute(self)
             .await?
             .rows_affected())
@@ -224,18 +235,13 @@ impl Conn for PgConnection {
 
     async fn fetch_cells(
         &mut self,
-        sql: String,
+        sql: impl Into<Sql> + Send,
         args: Vec<Arg>,
         kinds: &[Kind],
     ) -> StoreResult<Vec<Vec<Arg>>> {
-        let query = sqlx::query::<sqlx::Postgres>(sqlx::AssertSqlSafe(sql));
+        let query = sqlx::query::<sqlx::Postgres>(safe(sql));
         let rows = bind_all!(query, args).fetch_all(&mut *self).await?;
         rows.iter().map(|row| cells(row, kinds)).collect()
-    }
-
-    async fn execute_built(&mut self, sql: String, args: Vec<Arg>) -> StoreResult<u64> {
-        let query = sqlx::query::<sqlx::Postgres>(sqlx::AssertSqlSafe(sql));
-        Ok(bind_all!(query, args).execute(self).await?.rows_affected())
     }
 
     async fn lock_keys(&mut self, keys: &mut Vec<String>) -> StoreResult<()> {

@@ -215,7 +215,7 @@ async fn copy_table<S: Pools, D: Pools>(
         let copied = rows.len() as u64;
         let mut tx = destination.begin_write().await?;
         let (sql, args) = upsert_batch(table, rows);
-        tx.execute_built(sql, args).await?;
+        tx.execute(sql, args).await?;
         destination.commit(tx).await?;
         progress.copied(copied);
     }
@@ -280,8 +280,8 @@ impl AfterCopy for PgPools {
     /// Identity columns do not see explicitly inserted ids: move them past the largest.
     async fn after_copy(&self) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
-        tx.execute_built(
-            "SELECT setval(pg_get_serial_sequence('contacts', 'pk'), COALESCE(MAX(pk), 0) + 1, false) FROM contacts".into(),
+        tx.execute(
+            "SELECT setval(pg_get_serial_sequence('contacts', 'pk'), COALESCE(MAX(pk), 0) + 1, false) FROM contacts",
             vec![],
         )
         .await?;

@@ -17,33 +17,49 @@ pub async fn find<C: Conn + ?Sized>(
     filter: &ContactFilter,
     page: Page,
 ) -> StoreResult<Vec<Contact>> {
-    // Absent filters bind NULL and drop out; several present ones combine with AND.
-    let sql = concat!(
+    // Only the filters present go into the WHERE clause, so the planner can use the index
+    // that fits them; several combine with AND.
+    let mut sql = String::from(concat!(
         "SELECT ",
         contact_columns!(),
-        " FROM contacts c
-         WHERE c.app_id = $1
-           AND ($2 IS NULL OR c.pk = (
-                 SELECT pk FROM contacts WHERE app_id = $1 AND id = $2
+        " FROM contacts c WHERE c.app_id = $1"
+    ));
+    let mut args = args![app.as_str()];
+    let mut condition = |fragment: &str, value: String| {
+        args.push(value.into());
+        sql.push_str(&fragment.replace("$N", &format!("${}", args.len())));
+    };
+    if let Some(id) = &filter.id {
+        condition(
+            " AND c.pk = (SELECT pk FROM contacts WHERE app_id = $1 AND id = $N
                  UNION ALL
-                 SELECT survivor_pk FROM contact_aliases WHERE app_id = $1 AND retired_id = $2
-                 LIMIT 1))
-           AND ($3 IS NULL OR c.user_id = $3)
-           AND ($4 IS NULL OR c.email_lc = $4)
-           AND ($5 IS NULL OR c.phone = $5)
-           AND ($6 IS NULL OR c.updated_date >= $6)
-         ORDER BY c.pk LIMIT $7 OFFSET $8"
-    );
-    let args = args![
-        app.as_str(),
-        filter.id.as_ref().map(|id| id.as_str().to_string()),
-        filter.user_id.clone(),
-        filter.email.as_ref().map(|e| e.normalized().to_string()),
-        filter.phone.as_ref().map(|p| p.as_str().to_string()),
-        filter.updated_since.map(|d| d.start_of_day().to_rfc3339()),
-        i64::from(page.limit),
-        offset(page),
-    ];
+                 SELECT survivor_pk FROM contact_aliases WHERE app_id = $1 AND retired_id = $N
+                 LIMIT 1)",
+            id.to_string(),
+        );
+    }
+    if let Some(user_id) = &filter.user_id {
+        condition(" AND c.user_id = $N", user_id.clone());
+    }
+    if let Some(email) = &filter.email {
+        condition(" AND c.email_lc = $N", email.normalized().to_string());
+    }
+    if let Some(phone) = &filter.phone {
+        condition(" AND c.phone = $N", phone.to_string());
+    }
+    if let Some(since) = filter.updated_since {
+        condition(
+            " AND c.updated_date >= $N",
+            since.start_of_day().to_rfc3339(),
+        );
+    }
+    let n = args.len();
+    sql.push_str(&format!(
+        " ORDER BY c.pk LIMIT ${} OFFSET ${}",
+        n + 1,
+        n + 2
+    ));
+    args.extend(args![i64::from(page.limit), offset(page)]);
     contacts(conn.fetch_all(sql, args).await?)
 }
 
