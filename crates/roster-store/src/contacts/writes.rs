@@ -314,30 +314,24 @@ async fn update_row<C: Conn + ?Sized>(conn: &mut C, pk: i64, contact: &Contact) 
 }
 
 /// Keeps the getAttributes catalogue: a name seen with several types is widened to string.
+/// Most writes find their attributes already catalogued with a fitting type and take no
+/// lock; the others lock the name and look again, so concurrent writers cannot undo each
+/// other's widening.
 async fn record_custom_attributes<C: Conn + ?Sized>(
     conn: &mut C,
     app: &AppId,
     request: &NewContact,
     now: Timestamp,
 ) -> StoreResult<()> {
-    let mut names: Vec<String> = request
-        .custom
-        .keys()
-        .map(|name| format!("attribute:{app}:{name}"))
-        .collect();
-    conn.lock_keys(&mut names).await?;
     for (name, value) in request.custom.iter().filter(|(_, v)| !v.is_null()) {
-        let seen: Option<(String,)> = conn
-            .fetch_optional(
-                "SELECT type FROM custom_attributes WHERE app_id = $1 AND name = $2",
-                args![app.as_str(), name.as_str()],
-            )
-            .await?;
         let kind = AttributeType::of(value);
-        let kind = match seen.and_then(|(t,)| AttributeType::parse(&t)) {
-            Some(old) if old.widen(kind) == old => continue,
-            Some(old) => old.widen(kind),
-            None => kind,
+        if catalogued_kind(conn, app, name, kind).await?.is_none() {
+            continue;
+        }
+        conn.lock_keys(&mut vec![format!("attribute:{app}:{name}")])
+            .await?;
+        let Some(kind) = catalogued_kind(conn, app, name, kind).await? else {
+            continue;
         };
         conn.execute(
             "INSERT INTO custom_attributes (app_id, name, type, first_seen) VALUES ($1, $2, $3, $4)
@@ -347,4 +341,25 @@ async fn record_custom_attributes<C: Conn + ?Sized>(
         .await?;
     }
     Ok(())
+}
+
+/// The type the catalogue must record for `name` after seeing a `kind` value, or `None`
+/// when it already does.
+async fn catalogued_kind<C: Conn + ?Sized>(
+    conn: &mut C,
+    app: &AppId,
+    name: &str,
+    kind: AttributeType,
+) -> StoreResult<Option<AttributeType>> {
+    let seen: Option<(String,)> = conn
+        .fetch_optional(
+            "SELECT type FROM custom_attributes WHERE app_id = $1 AND name = $2",
+            args![app.as_str(), name],
+        )
+        .await?;
+    Ok(match seen.and_then(|(t,)| AttributeType::parse(&t)) {
+        Some(old) if old.widen(kind) == old => None,
+        Some(old) => Some(old.widen(kind)),
+        None => Some(kind),
+    })
 }

@@ -124,3 +124,42 @@ async fn unknown_paths_and_methods_answer_in_the_error_style() {
         "error"
     );
 }
+
+#[tokio::test]
+async fn a_request_in_flight_when_shutdown_begins_still_completes() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn().await;
+    let body =
+        json!({"app_id": app.keys.app_id, "first_name": "Ana", "last_name": "Lopez"}).to_string();
+    let (head, tail) = body.split_at(body.len() / 2);
+    let mut socket = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let request = format!(
+        "POST /v2/ExternalApi/newContact HTTP/1.1\r\nhost: roster\r\ncontent-type: application/json\r\nx-api-key: {}\r\nx-secret-key: {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{head}",
+        app.keys.api_key,
+        app.keys.secret_key,
+        body.len()
+    );
+    socket.write_all(request.as_bytes()).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+    app.begin_shutdown();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    socket.write_all(tail.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    socket.read_to_string(&mut response).await.unwrap();
+
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("\"status\":\"success\""), "{response}");
+    let refused = tokio::net::TcpStream::connect(app.addr).await;
+    assert!(refused.is_err(), "no new connections after shutdown");
+    let contacts = app
+        .store
+        .find_contacts(
+            &roster_domain::AppId::new(app.keys.app_id.clone()),
+            &Default::default(),
+            Default::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(contacts.len(), 1, "the in-flight write was committed");
+}

@@ -135,6 +135,13 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// Starts a graceful shutdown, as SIGTERM does in `roster serve`.
+    pub fn begin_shutdown(&self) {
+        self.shutdown.cancel();
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.shutdown.cancel();
