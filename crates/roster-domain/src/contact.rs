@@ -148,17 +148,46 @@ pub struct Contact {
     pub custom: BTreeMap<String, Value>,
     pub tags: Vec<String>,
     pub consent: Consent,
+    /// The latest visit (an event with `is_visit`).
+    pub last_visit: Option<Timestamp>,
     pub created_date: Timestamp,
     pub updated_date: Timestamp,
 }
 
 impl Contact {
+    /// The contact newEvent creates when no contact matches: only what the event carries.
+    pub fn minimal(id: ContactId, identity: &ContactIdentity, now: Timestamp) -> Contact {
+        Contact {
+            id,
+            user_id: identity.user_id.clone(),
+            first_name: String::new(),
+            last_name: String::new(),
+            email: identity.email.clone(),
+            phone: identity.phone.clone(),
+            profile: Profile::default(),
+            last_location: None,
+            custom: BTreeMap::new(),
+            tags: Vec::new(),
+            consent: Consent::default(),
+            last_visit: None,
+            created_date: now,
+            updated_date: now,
+        }
+    }
+
     /// Contract, mergeContacts: `self` survives; fields empty here are filled from the
     /// retired contact, tags are united, consent merged.
     pub fn absorb(&mut self, retired: Contact, now: Timestamp) {
         fill(&mut self.user_id, retired.user_id);
         fill(&mut self.email, retired.email);
         fill(&mut self.phone, retired.phone);
+        // The later visit decides where the contact was last seen.
+        if retired.last_visit > self.last_visit {
+            self.last_visit = retired.last_visit;
+            if retired.last_location.is_some() {
+                self.last_location = retired.last_location.clone();
+            }
+        }
         fill(&mut self.last_location, retired.last_location);
         self.profile.fill_from(&retired.profile);
         for (name, value) in retired.custom {
@@ -229,6 +258,7 @@ impl NewContact {
             custom: BTreeMap::new(),
             tags: Vec::new(),
             consent: Consent::default(),
+            last_visit: None,
             created_date: self.created_date.unwrap_or(now),
             updated_date: now,
         };
@@ -334,6 +364,18 @@ impl ContactIdentity {
         name_ok && user_ok
     }
 
+    /// Contract: "When a match by email or phone meets a request carrying a user_id, the
+    /// contact takes that user_id." Returns whether the contact changed.
+    pub fn give_user_id(&self, contact: &mut Contact) -> bool {
+        match (&self.user_id, &contact.user_id) {
+            (Some(ours), None) => {
+                contact.user_id = Some(ours.clone());
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Whether several accepted candidates may still pick one (the oldest). Without a first
     /// name to narrow them, an email or phone shared by several contacts names none.
     pub fn requires_unique_match(&self) -> bool {
@@ -349,6 +391,8 @@ pub struct ContactFilter {
     pub email: Option<Email>,
     pub phone: Option<Phone>,
     pub updated_since: Option<Date>,
+    /// Only contacts with an event on or after this date.
+    pub event_since: Option<Date>,
 }
 
 /// `type` of `getOptoutCustomers`.

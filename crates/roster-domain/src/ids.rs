@@ -10,12 +10,18 @@ use crate::InputError;
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ContactId(String);
 
+/// A new Roster id (`_id` of contacts, events, locations, classes): 24 hex digits, the
+/// creation second then 8 random bytes.
+pub fn new_object_id(now: time::OffsetDateTime) -> String {
+    let mut random = [0u8; 8];
+    rand::rng().fill_bytes(&mut random);
+    let seconds = now.unix_timestamp().clamp(0, u32::MAX as i64) as u32;
+    format!("{seconds:08x}{}", hex::encode(random))
+}
+
 impl ContactId {
     pub fn generate(now: time::OffsetDateTime) -> Self {
-        let mut random = [0u8; 8];
-        rand::rng().fill_bytes(&mut random);
-        let seconds = now.unix_timestamp().clamp(0, u32::MAX as i64) as u32;
-        Self(format!("{seconds:08x}{}", hex::encode(random)))
+        Self(new_object_id(now))
     }
 
     pub fn parse(field: &str, raw: &str) -> Result<Self, InputError> {

@@ -9,9 +9,11 @@ pub mod contact;
 pub mod dates;
 pub mod email;
 pub mod error;
+pub mod event;
 pub mod ids;
 pub mod page;
 pub mod phone;
+pub mod studio;
 
 pub use app::{ApiKey, AppCredentials, AppId, NewAppKeys, SecretHash};
 pub use contact::{
@@ -20,6 +22,8 @@ pub use contact::{
 pub use dates::{CreatedDate, Date, Timestamp};
 pub use email::Email;
 pub use error::InputError;
+pub use event::{Event, EventTime, EventTypeSummary, NewEvent};
 pub use ids::ContactId;
 pub use page::Page;
 pub use phone::{Phone, PhoneRegion};
+pub use studio::{Class, Location, Membership, NewClass, NewLocation, NewMembership, Timezone};

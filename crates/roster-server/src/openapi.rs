@@ -7,7 +7,7 @@ use utoipa::{
     openapi::security::{ApiKey, ApiKeyValue, SecurityScheme},
 };
 
-use crate::routes::{contacts, legacy};
+use crate::routes::{contacts, events, legacy, studio};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -23,6 +23,15 @@ use crate::routes::{contacts, legacy};
         contacts::remove_contact,
         contacts::merge_contacts,
         contacts::get_attributes,
+        events::new_event,
+        events::get_customer_events,
+        events::get_attribute_events,
+        studio::add_memberships,
+        studio::new_location,
+        studio::get_locations,
+        studio::new_class,
+        studio::remove_class,
+        studio::get_class_schedule,
         legacy::get_optin_customers,
         legacy::get_optout_customers,
     ),

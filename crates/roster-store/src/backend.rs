@@ -4,14 +4,17 @@ use std::ops::DerefMut;
 
 use async_trait::async_trait;
 use roster_domain::{
-    ApiKey, AppCredentials, AppId, Contact, ContactFilter, ContactId, NewContact, OptoutChannel,
-    Page, SecretHash,
+    ApiKey, AppCredentials, AppId, Class, Contact, ContactFilter, ContactId, ContactIdentity,
+    Event, EventTypeSummary, Location, NewClass, NewContact, NewEvent, NewLocation, NewMembership,
+    OptoutChannel, Page, SecretHash,
 };
 
 use crate::{
-    AppSummary, CustomAttribute, Store, StoreResult, apps,
+    AppSummary, CustomAttribute, EventQuery, Include, Related, ScheduleQuery, Store, StoreResult,
+    apps,
     conn::Conn,
     contacts::{reads, writes},
+    events, memberships, related, studio,
 };
 
 /// How a backend hands out connections: one for reading, a transaction for writing.
@@ -137,5 +140,89 @@ impl<P: Pools> Store for SqlStore<P> {
 
     async fn custom_attributes(&self, app: &AppId) -> StoreResult<Vec<CustomAttribute>> {
         reads::custom_attributes(&mut *self.pools.read().await?, app).await
+    }
+
+    async fn find_customers(
+        &self,
+        app: &AppId,
+        filter: &ContactFilter,
+        page: Page,
+        include: Include,
+    ) -> StoreResult<Vec<(Contact, Related)>> {
+        let mut conn = self.pools.read().await?;
+        let contacts = reads::find(&mut *conn, app, filter, page).await?;
+        let mut related = related::load(&mut *conn, app, &contacts, include).await?;
+        Ok(contacts
+            .into_iter()
+            .map(|c| {
+                let extra = related.remove(c.id.as_str()).unwrap_or_default();
+                (c, extra)
+            })
+            .collect())
+    }
+
+    async fn record_event(&self, app: &AppId, event: &NewEvent) -> StoreResult<()> {
+        let mut tx = self.pools.begin_write().await?;
+        events::record(&mut *tx, app, event).await?;
+        self.pools.commit(tx).await
+    }
+
+    async fn customer_events(
+        &self,
+        app: &AppId,
+        identity: &ContactIdentity,
+        query: &EventQuery,
+        page: Page,
+    ) -> StoreResult<Vec<Event>> {
+        events::of_contact(&mut *self.pools.read().await?, app, identity, query, page).await
+    }
+
+    async fn event_catalogue(&self, app: &AppId, page: Page) -> StoreResult<Vec<EventTypeSummary>> {
+        events::catalogue(&mut *self.pools.read().await?, app, page).await
+    }
+
+    async fn add_memberships(
+        &self,
+        app: &AppId,
+        identity: &ContactIdentity,
+        list: &[NewMembership],
+    ) -> StoreResult<usize> {
+        let mut tx = self.pools.begin_write().await?;
+        let count = memberships::add(&mut *tx, app, identity, list).await?;
+        self.pools.commit(tx).await?;
+        Ok(count)
+    }
+
+    async fn upsert_location(&self, app: &AppId, location: &NewLocation) -> StoreResult<String> {
+        let mut tx = self.pools.begin_write().await?;
+        let id = studio::upsert_location(&mut *tx, app, location).await?;
+        self.pools.commit(tx).await?;
+        Ok(id)
+    }
+
+    async fn locations(&self, app: &AppId, page: Page) -> StoreResult<Vec<Location>> {
+        studio::locations(&mut *self.pools.read().await?, app, page).await
+    }
+
+    async fn upsert_class(&self, app: &AppId, class: &NewClass) -> StoreResult<String> {
+        let mut tx = self.pools.begin_write().await?;
+        let id = studio::upsert_class(&mut *tx, app, class).await?;
+        self.pools.commit(tx).await?;
+        Ok(id)
+    }
+
+    async fn remove_class(&self, app: &AppId, id: &str) -> StoreResult<()> {
+        let mut tx = self.pools.begin_write().await?;
+        studio::remove_class(&mut *tx, app, id).await?;
+        self.pools.commit(tx).await
+    }
+
+    async fn class_schedule(
+        &self,
+        app: &AppId,
+        query: &ScheduleQuery,
+        page: Page,
+    ) -> StoreResult<Vec<Class>> {
+        studio::schedule(&mut *self.pools.read().await?, app, query, page).await
     }
 }

@@ -20,6 +20,7 @@ fn safe(sql: impl Into<Sql>) -> sqlx::AssertSqlSafe<Sql> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Int,
+    OptInt,
     Text,
     Bool,
 }
@@ -29,6 +30,7 @@ pub enum Kind {
 pub enum Arg {
     Text(Option<String>),
     Int(i64),
+    OptInt(Option<i64>),
     Bool(bool),
 }
 
@@ -117,6 +119,7 @@ fn cells<R: sqlx::Row>(row: &R, kinds: &[Kind]) -> StoreResult<Vec<Arg>>
 where
     usize: sqlx::ColumnIndex<R>,
     i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<i64>: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     bool: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     Option<String>: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
@@ -126,6 +129,7 @@ where
         .map(|(i, kind)| {
             Ok(match kind {
                 Kind::Int => Arg::Int(row.try_get(i)?),
+                Kind::OptInt => Arg::OptInt(row.try_get(i)?),
                 Kind::Bool => Arg::Bool(row.try_get(i)?),
                 Kind::Text => Arg::Text(row.try_get(i)?),
             })
@@ -140,6 +144,7 @@ macro_rules! bind_all {
             query = match arg {
                 Arg::Text(text) => query.bind(text),
                 Arg::Int(n) => query.bind(n),
+                Arg::OptInt(n) => query.bind(n),
                 Arg::Bool(b) => query.bind(b),
             };
         }

@@ -19,8 +19,9 @@ pub struct Table {
     pub columns: &'static [(&'static str, Kind)],
 }
 
-use Kind::{Bool, Int, Text};
+use Kind::{Bool, Int, OptInt, Text};
 
+#[rustfmt::skip]
 pub const TABLES: &[Table] = &[
     Table {
         name: "apps",
@@ -68,6 +69,7 @@ pub const TABLES: &[Table] = &[
             ("email_optout_date", Text),
             ("created_date", Text),
             ("updated_date", Text),
+            ("last_visit_date", Text),
         ],
     },
     Table {
@@ -85,7 +87,54 @@ pub const TABLES: &[Table] = &[
             ("first_seen", Text),
         ],
     },
+    Table {
+        name: "events",
+        key: &["pk"],
+        columns: &[
+            ("pk", Int), ("app_id", Text), ("public_id", Text), ("id", Text), ("contact_pk", Int),
+            ("event_type", Text), ("event_name", Text), ("event_date", Text), ("event_time", Text),
+            ("event_clock", Text), ("is_visit", Bool), ("is_purchase", Bool), ("location", Text),
+            ("event_data", Text), ("created_date", Text), ("updated_date", Text),
+        ],
+    },
+    Table {
+        name: "event_fields",
+        key: &["app_id", "event_type", "field"],
+        columns: &[("app_id", Text), ("event_type", Text), ("field", Text)],
+    },
+    Table {
+        name: "memberships",
+        key: &["pk"],
+        columns: &[
+            ("pk", Int), ("app_id", Text), ("contact_pk", Int), ("id", Text), ("name", Text),
+            ("status", Text), ("start_date", Text), ("end_date", Text), ("price", Text),
+            ("location_id", Text), ("created_date", Text), ("updated_date", Text),
+        ],
+    },
+    Table {
+        name: "locations",
+        key: &["pk"],
+        columns: &[
+            ("pk", Int), ("app_id", Text), ("public_id", Text), ("id", Text), ("name", Text),
+            ("address", Text), ("city", Text), ("state", Text), ("zip", Text), ("country", Text),
+            ("phone", Text), ("email", Text), ("timezone", Text), ("created_date", Text),
+            ("updated_date", Text),
+        ],
+    },
+    Table {
+        name: "classes",
+        key: &["pk"],
+        columns: &[
+            ("pk", Int), ("app_id", Text), ("public_id", Text), ("id", Text), ("class_name", Text),
+            ("description", Text), ("location_id", Text), ("staff", Text), ("start_date", Text),
+            ("start_time", Text), ("start_clock", Text), ("end_time", Text), ("end_clock", Text),
+            ("capacity", OptInt), ("created_date", Text), ("updated_date", Text),
+        ],
+    },
 ];
+
+/// Tables whose `pk` PostgreSQL generates (an identity column to move past copied ids).
+const GENERATED_PKS: &[&str] = &["contacts", "events", "memberships", "locations", "classes"];
 
 /// Rows per batch: one destination transaction each.
 const BATCH: usize = 500;
@@ -280,11 +329,12 @@ impl AfterCopy for PgPools {
     /// Identity columns do not see explicitly inserted ids: move them past the largest.
     async fn after_copy(&self) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
-        tx.execute(
-            "SELECT setval(pg_get_serial_sequence('contacts', 'pk'), COALESCE(MAX(pk), 0) + 1, false) FROM contacts",
-            vec![],
-        )
-        .await?;
+        for table in GENERATED_PKS {
+            let sql = format!(
+                "SELECT setval(pg_get_serial_sequence('{table}', 'pk'), COALESCE(MAX(pk), 0) + 1, false) FROM {table}"
+            );
+            tx.execute(sql, vec![]).await?;
+        }
         self.commit(tx).await
     }
 }

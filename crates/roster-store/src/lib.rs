@@ -7,9 +7,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use roster_domain::{
-    ApiKey, AppCredentials, AppId, Contact, ContactFilter, ContactId, InputError, NewContact,
-    OptoutChannel, Page, SecretHash, Timestamp, attributes::AttributeType,
+    ApiKey, AppCredentials, AppId, Class, Contact, ContactFilter, ContactId, ContactIdentity,
+    Event, EventTypeSummary, InputError, Location, NewClass, NewContact, NewEvent, NewLocation,
+    NewMembership, OptoutChannel, Page, SecretHash, Timestamp, attributes::AttributeType,
 };
+
+pub use events::EventQuery;
+pub use related::{Include, Related};
+pub use studio::ScheduleQuery;
 use thiserror::Error;
 
 mod apps;
@@ -17,9 +22,13 @@ mod backend;
 mod conn;
 mod contacts;
 pub mod copy;
+pub mod events;
+pub mod memberships;
 pub mod postgres;
+pub mod related;
 mod rows;
 pub mod sqlite;
+pub mod studio;
 
 pub use backend::SqlStore;
 pub use postgres::{PgOptions, PgStore};
@@ -130,6 +139,45 @@ pub trait Store: Send + Sync + 'static {
         retired: &ContactId,
     ) -> StoreResult<()>;
     async fn custom_attributes(&self, app: &AppId) -> StoreResult<Vec<CustomAttribute>>;
+    /// getCustomers: a page of contacts, each with what `include` asks for.
+    async fn find_customers(
+        &self,
+        app: &AppId,
+        filter: &ContactFilter,
+        page: Page,
+        include: Include,
+    ) -> StoreResult<Vec<(Contact, Related)>>;
+
+    /// newEvent: upsert by the caller's event id; creates a minimal contact if none matches.
+    async fn record_event(&self, app: &AppId, event: &NewEvent) -> StoreResult<()>;
+    async fn customer_events(
+        &self,
+        app: &AppId,
+        identity: &ContactIdentity,
+        query: &EventQuery,
+        page: Page,
+    ) -> StoreResult<Vec<Event>>;
+    async fn event_catalogue(&self, app: &AppId, page: Page) -> StoreResult<Vec<EventTypeSummary>>;
+    /// addMemberships; returns how many were upserted.
+    async fn add_memberships(
+        &self,
+        app: &AppId,
+        identity: &ContactIdentity,
+        memberships: &[NewMembership],
+    ) -> StoreResult<usize>;
+
+    /// newLocation; returns the location's `_id`.
+    async fn upsert_location(&self, app: &AppId, location: &NewLocation) -> StoreResult<String>;
+    async fn locations(&self, app: &AppId, page: Page) -> StoreResult<Vec<Location>>;
+    /// newClass; returns the class's `_id`.
+    async fn upsert_class(&self, app: &AppId, class: &NewClass) -> StoreResult<String>;
+    async fn remove_class(&self, app: &AppId, id: &str) -> StoreResult<()>;
+    async fn class_schedule(
+        &self,
+        app: &AppId,
+        query: &ScheduleQuery,
+        page: Page,
+    ) -> StoreResult<Vec<Class>>;
 }
 
 /// Backend settings; each backend reads its own part.

@@ -16,7 +16,7 @@ macro_rules! contact_columns {
         "c.pk, c.id, c.user_id, c.first_name, c.last_name, c.email, c.phone, c.address, c.city, \
          c.state, c.zip, c.source, c.dob, c.gender, c.type, c.status, c.location, c.last_location, \
          c.custom, c.tags, c.sms_optin, c.sms_optin_date, c.sms_optout, c.sms_optout_date, \
-         c.email_optout, c.email_optout_date, c.created_date, c.updated_date"
+         c.email_optout, c.email_optout_date, c.created_date, c.updated_date, c.last_visit_date"
     };
 }
 pub(crate) use contact_columns;
@@ -52,6 +52,7 @@ pub struct ContactRow {
     email_optout_date: Option<String>,
     created_date: String,
     updated_date: String,
+    last_visit_date: Option<String>,
 }
 
 impl ContactRow {
@@ -82,6 +83,7 @@ impl ContactRow {
                     "email_optout_date",
                 )?,
             },
+            last_visit: optional_timestamp(&self.last_visit_date, "last_visit_date")?,
             created_date: timestamp(&self.created_date, "created_date")?,
             updated_date: timestamp(&self.updated_date, "updated_date")?,
             id: ContactId::from_trusted(self.id),
@@ -126,7 +128,7 @@ impl TryFrom<ContactRow> for StoredContact {
 }
 
 /// The values of a contact's columns, in the order of the INSERT and UPDATE statements
-/// (`user_id` through `updated_date`).
+/// (`user_id` through `last_visit_date`).
 pub fn contact_values(c: &Contact) -> Vec<Arg> {
     let p = &c.profile;
     let ts = |t: Option<Timestamp>| t.map(Timestamp::to_rfc3339);
@@ -158,5 +160,6 @@ pub fn contact_values(c: &Contact) -> Vec<Arg> {
         ts(c.consent.email_optout_date),
         c.created_date.to_rfc3339(),
         c.updated_date.to_rfc3339(),
+        ts(c.last_visit),
     ]
 }

@@ -3,6 +3,7 @@
 
 use axum::{Json, extract::State};
 use roster_domain::attributes::BUILT_IN;
+use roster_store::Include;
 
 use super::ErrorResponses;
 use crate::{
@@ -46,19 +47,24 @@ pub async fn get_customers(
     req: AppRequest<GetCustomersBody>,
 ) -> Result<Json<Members<CustomerMember>>, ApiError> {
     let query = req.body.parse(state.settings.default_region)?;
-    // No contact has events until events can be recorded, so `event_since_date` matches none.
-    let Some(filter) = query.filter.filter(|_| query.event_since.is_none()) else {
+    let Some(filter) = query.filter else {
         return Ok(Json(Members {
             members: Vec::new(),
         }));
     };
-    let contacts = state
+    let include = Include {
+        fulldata: query.fulldata,
+        events: query.events,
+    };
+    let customers = state
         .store
-        .find_contacts(&req.app, &filter, query.page)
+        .find_customers(&req.app, &filter, query.page, include)
         .await?;
-    let members = contacts
+    let members = customers
         .into_iter()
-        .map(|c| CustomerMember::new(c, query.fulldata, query.events))
+        .map(|(contact, related)| {
+            CustomerMember::new(contact, related, query.fulldata, query.events)
+        })
         .collect();
     Ok(Json(Members { members }))
 }

@@ -19,8 +19,10 @@ use crate::{
 };
 
 pub mod contacts;
+pub mod events;
 pub mod legacy;
 pub mod ops;
+pub mod studio;
 
 /// The error responses every authenticated endpoint may give.
 #[derive(IntoResponses)]
@@ -54,7 +56,16 @@ pub fn router(state: AppState) -> Router {
         .route("/getOptoutCustomers", post(contacts::get_optout_customers))
         .route("/removeContact", post(contacts::remove_contact))
         .route("/mergeContacts", post(contacts::merge_contacts))
-        .route("/getAttributes", post(contacts::get_attributes));
+        .route("/getAttributes", post(contacts::get_attributes))
+        .route("/newEvent", post(events::new_event))
+        .route("/getCustomerEvents", post(events::get_customer_events))
+        .route("/getAttributeEvents", post(events::get_attribute_events))
+        .route("/addMemberships", post(studio::add_memberships))
+        .route("/newLocation", post(studio::new_location))
+        .route("/getLocations", post(studio::get_locations))
+        .route("/newClass", post(studio::new_class))
+        .route("/removeClass", post(studio::remove_class))
+        .route("/getClassSchedule", post(studio::get_class_schedule));
     let v1 = Router::new()
         .route("/getOptinCustomers", post(legacy::get_optin_customers))
         .route("/getOptoutCustomers", post(legacy::get_optout_customers));

@@ -11,7 +11,6 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::lenient;
-use crate::extract::AppScoped;
 
 /// Fields of newContact's body that are never custom attributes: credentials sent in the
 /// body by mistake must not end up stored on a contact.
@@ -19,16 +18,7 @@ const NOT_ATTRIBUTES: &[&str] = &["api_key", "secret_key"];
 /// More custom attributes than this in one request is a mistake, not a contact.
 const MAX_CUSTOM_ATTRIBUTES: usize = 200;
 
-macro_rules! app_scoped {
-    ($($body:ty),*) => {$(
-        impl AppScoped for $body {
-            fn app_id(&self) -> Option<&str> {
-                self.app_id.as_deref()
-            }
-        }
-    )*};
-}
-app_scoped!(
+crate::wire::app_scoped!(
     NewContactBody,
     GetCustomersBody,
     ListBody,
@@ -204,7 +194,6 @@ pub struct GetCustomersBody {
 pub struct CustomerQuery {
     /// `None` when the filters cannot match any contact (an `_id` that is no contact id).
     pub filter: Option<ContactFilter>,
-    pub event_since: Option<Date>,
     pub page: Page,
     pub fulldata: bool,
     pub events: bool,
@@ -226,6 +215,10 @@ impl GetCustomersBody {
                 .updated_since
                 .map(|d| Date::parse("updated_since", &d))
                 .transpose()?,
+            event_since: self
+                .event_since_date
+                .map(|d| Date::parse("event_since_date", &d))
+                .transpose()?,
         };
         let filter = match self.id {
             None => Some(filter),
@@ -236,10 +229,6 @@ impl GetCustomersBody {
         };
         Ok(CustomerQuery {
             filter,
-            event_since: self
-                .event_since_date
-                .map(|d| Date::parse("event_since_date", &d))
-                .transpose()?,
             page,
             fulldata: self.fulldata.unwrap_or(false),
             events: self.events.unwrap_or(false),

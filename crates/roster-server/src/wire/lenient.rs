@@ -66,6 +66,23 @@ pub fn opt_int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error>
     }
 }
 
+/// A number, or one written as a string (`"49.99"`); kept exactly as written.
+pub fn opt_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<serde_json::Number>, D::Error> {
+    match Value::deserialize(d)? {
+        Value::Null => Ok(None),
+        Value::Number(n) => Ok(Some(n)),
+        Value::String(s) if s.trim().is_empty() => Ok(None),
+        Value::String(s) => match serde_json::from_str::<Value>(s.trim()) {
+            Ok(Value::Number(n)) => Ok(Some(n)),
+            _ => Err(D::Error::custom(format!("expected a number, found {s:?}"))),
+        },
+        other => Err(D::Error::custom(format!(
+            "expected a number, found {}",
+            kind(&other)
+        ))),
+    }
+}
+
 /// The contract's comma-separated `tags`; an array of strings is accepted too.
 pub fn tags<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     match Value::deserialize(d)? {

@@ -3,6 +3,9 @@
 use std::collections::BTreeMap;
 
 use roster_domain::{Contact, OptoutChannel, Timestamp};
+use roster_store::Related;
+
+use super::activity_members::{EventMember, MembershipMember};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -30,8 +33,7 @@ pub struct CustomerMember {
     pub full: Option<FullData>,
     /// With `events: true`: the contact's events, newest first (at most 100).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Vec<Object>>)]
-    pub events: Option<Vec<Value>>,
+    pub events: Option<Vec<EventMember>>,
 }
 
 /// The extra fields of a getCustomers member with `fulldata: true`.
@@ -51,17 +53,31 @@ pub struct FullData {
     #[schema(value_type = Object)]
     pub custom: BTreeMap<String, Value>,
     pub last_visit_date: Option<String>,
-    #[schema(value_type = Vec<Object>)]
-    pub visits: Vec<Value>,
-    #[schema(value_type = Vec<Object>)]
-    pub purchases: Vec<Value>,
-    #[schema(value_type = Vec<Object>)]
-    pub memberships: Vec<Value>,
+    /// Events with `is_visit`, newest first (at most 100).
+    pub visits: Vec<EventMember>,
+    /// Events with `is_purchase`, newest first (at most 100).
+    pub purchases: Vec<EventMember>,
+    pub memberships: Vec<MembershipMember>,
 }
 
 impl CustomerMember {
-    pub fn new(contact: Contact, fulldata: bool, events: bool) -> Self {
-        let full = fulldata.then(|| FullData::of(&contact));
+    pub fn new(contact: Contact, related: Related, fulldata: bool, events: bool) -> Self {
+        let Related {
+            visits,
+            purchases,
+            events: all_events,
+            memberships,
+        } = related;
+        let full = fulldata.then(|| FullData {
+            last_visit_date: contact.last_visit.map(Timestamp::to_rfc3339),
+            visits: visits.into_iter().map(EventMember::from).collect(),
+            purchases: purchases.into_iter().map(EventMember::from).collect(),
+            memberships: memberships
+                .into_iter()
+                .map(MembershipMember::from)
+                .collect(),
+            ..FullData::profile(&contact)
+        });
         Self {
             id: contact.id.to_string(),
             firstname: contact.first_name,
@@ -76,15 +92,14 @@ impl CustomerMember {
             updated_date: contact.updated_date.to_rfc3339(),
             user_id: contact.user_id,
             full,
-            // Events arrive with the events endpoints; until a contact can have any, the
-            // list is truthfully empty.
-            events: events.then(Vec::new),
+            events: events.then(|| all_events.into_iter().map(EventMember::from).collect()),
         }
     }
 }
 
 impl FullData {
-    fn of(contact: &Contact) -> Self {
+    /// The stored fields; the related lists start empty.
+    fn profile(contact: &Contact) -> Self {
         let p = contact.profile.clone();
         Self {
             address: p.address,

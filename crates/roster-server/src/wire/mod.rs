@@ -1,9 +1,25 @@
 //! Request and response bodies, exactly as the contract spells them, and their conversion
 //! into domain values. Parsing happens here once; handlers get domain types.
 
+pub mod activity_members;
 pub mod contacts;
+pub mod events;
+pub mod identity;
 pub mod lenient;
 pub mod members;
+pub mod studio;
+
+/// Implements [`crate::extract::AppScoped`] for bodies with an `app_id: Option<String>`.
+macro_rules! app_scoped {
+    ($($body:ty),* $(,)?) => {$(
+        impl $crate::extract::AppScoped for $body {
+            fn app_id(&self) -> Option<&str> {
+                self.app_id.as_deref()
+            }
+        }
+    )*};
+}
+pub(crate) use app_scoped;
 
 use serde::Serialize;
 use utoipa::ToSchema;

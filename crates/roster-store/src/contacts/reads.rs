@@ -53,6 +53,12 @@ pub async fn find<C: Conn + ?Sized>(
             since.start_of_day().to_rfc3339(),
         );
     }
+    if let Some(since) = filter.event_since {
+        condition(
+            " AND EXISTS (SELECT 1 FROM events e WHERE e.contact_pk = c.pk AND e.event_date >= $N)",
+            since.to_string(),
+        );
+    }
     let n = args.len();
     sql.push_str(&format!(
         " ORDER BY c.pk LIMIT ${} OFFSET ${}",

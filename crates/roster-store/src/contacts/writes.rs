@@ -2,14 +2,14 @@
 //! that the backend opened; the rules of what changes live in `roster_domain`.
 
 use roster_domain::{
-    AppId, Contact, ContactId, ContactIdentity, InputError, NewContact, Timestamp,
-    attributes::AttributeType,
+    AppId, Contact, ContactId, InputError, NewContact, Timestamp, attributes::AttributeType,
 };
 
+use super::identity::{self, Purpose, load, pk_of};
 use crate::{
     StoreError, StoreResult,
     conn::{Conn, args},
-    rows::{ContactRow, StoredContact, contact_columns, contact_values},
+    rows::contact_values,
 };
 
 pub async fn upsert<C: Conn + ?Sized>(
@@ -19,8 +19,9 @@ pub async fn upsert<C: Conn + ?Sized>(
 ) -> StoreResult<ContactId> {
     let now = Timestamp::now();
     let identity = request.identity();
-    conn.lock_keys(&mut identity_keys(app, &identity)).await?;
-    let id = match resolve(conn, app, &identity, "_id").await? {
+    conn.lock_keys(&mut identity::lock_keys(app, &identity))
+        .await?;
+    let id = match identity::resolve(conn, app, &identity, Purpose::Write).await? {
         Some(mut stored) => {
             request.apply_to(&mut stored.contact, now);
             ensure_user_id_free(
@@ -42,21 +43,6 @@ pub async fn upsert<C: Conn + ?Sized>(
     };
     record_custom_attributes(conn, app, request, now).await?;
     Ok(id)
-}
-
-/// The lock keys of an identity: two requests that could match the same contact share one.
-fn identity_keys(app: &AppId, identity: &ContactIdentity) -> Vec<String> {
-    let mut keys = Vec::new();
-    if let Some(user_id) = &identity.user_id {
-        keys.push(format!("contact:{app}:user:{user_id}"));
-    }
-    if let Some(email) = &identity.email {
-        keys.push(format!("contact:{app}:email:{}", email.normalized()));
-    }
-    if let Some(phone) = &identity.phone {
-        keys.push(format!("contact:{app}:phone:{phone}"));
-    }
-    keys
 }
 
 pub async fn remove<C: Conn + ?Sized>(
@@ -96,7 +82,10 @@ pub async fn merge<C: Conn + ?Sized>(
     }
     // Lock both rows in one order, so two merges of the same pair cannot deadlock.
     let (first, second) = (survivor_pk.min(retired_pk), survivor_pk.max(retired_pk));
-    let (a, b) = (load(conn, first).await?, load(conn, second).await?);
+    let (a, b) = (
+        load(conn, first, Purpose::Write).await?,
+        load(conn, second, Purpose::Write).await?,
+    );
     let (Some(a), Some(b)) = (a, b) else {
         return Err(unknown("to_contact"));
     };
@@ -112,6 +101,7 @@ pub async fn merge<C: Conn + ?Sized>(
         args![retired.contact.id.as_str(), app.as_str(), survivor.pk],
     )
     .await?;
+    move_activity(conn, retired.pk, survivor.pk).await?;
     // Delete first: the survivor may take over the retired contact's unique user_id.
     conn.execute("DELETE FROM contacts WHERE pk = $1", args![retired.pk])
         .await?;
@@ -119,141 +109,34 @@ pub async fn merge<C: Conn + ?Sized>(
     update_row(conn, survivor.pk, &survivor.contact).await
 }
 
-/// The contract's identity rule, in its order: `_id` (also a retired id), `user_id`,
-/// email + first name, phone + first name. Whether a candidate found by email or phone is
-/// accepted is the domain's rule ([`ContactIdentity::accepts`]).
-async fn resolve<C: Conn + ?Sized>(
+/// Events and memberships follow a merge to the survivor; where both hold a membership
+/// with the same id, the survivor's stays.
+async fn move_activity<C: Conn + ?Sized>(
     conn: &mut C,
-    app: &AppId,
-    identity: &ContactIdentity,
-    id_field: &str,
-) -> StoreResult<Option<StoredContact>> {
-    if let Some(id) = &identity.id {
-        let found = match pk_of(conn, app, id).await? {
-            Some(pk) => load(conn, pk).await?,
-            None => None,
-        };
-        return match found {
-            Some(found) => Ok(Some(found)),
-            None => {
-                Err(InputError::new(id_field, format!("no contact has this {id_field}")).into())
-            }
-        };
-    }
-    if let Some(user_id) = &identity.user_id {
-        let sql = concat!(
-            "SELECT ",
-            contact_columns!(),
-            " FROM contacts c WHERE c.app_id = $1 AND c.user_id = $2"
-        );
-        if let Some(found) = candidates(conn, sql, app, user_id)
-            .await?
-            .into_iter()
-            .next()
-        {
-            return Ok(Some(found));
-        }
-    }
-    if let Some(email) = &identity.email {
-        let sql = concat!(
-            "SELECT ",
-            contact_columns!(),
-            " FROM contacts c WHERE c.app_id = $1 AND c.email_lc = $2 ORDER BY c.pk"
-        );
-        if let Some(found) = pick(
-            identity,
-            candidates(conn, sql, app, email.normalized()).await?,
-        ) {
-            return Ok(Some(found));
-        }
-    }
-    if let Some(phone) = &identity.phone {
-        let sql = concat!(
-            "SELECT ",
-            contact_columns!(),
-            " FROM contacts c WHERE c.app_id = $1 AND c.phone = $2 ORDER BY c.pk"
-        );
-        if let Some(found) = pick(identity, candidates(conn, sql, app, phone.as_str()).await?) {
-            return Ok(Some(found));
-        }
-    }
-    Ok(None)
-}
-
-fn pick(identity: &ContactIdentity, candidates: Vec<StoredContact>) -> Option<StoredContact> {
-    let mut accepted: Vec<StoredContact> = candidates
-        .into_iter()
-        .filter(|c| identity.accepts(&c.contact.first_name, c.contact.user_id.as_deref()))
-        .collect();
-    if accepted.is_empty() || (identity.requires_unique_match() && accepted.len() != 1) {
-        return None;
-    }
-    Some(accepted.remove(0))
-}
-
-async fn candidates<C: Conn + ?Sized>(
-    conn: &mut C,
-    sql: &'static str,
-    app: &AppId,
-    key: &str,
-) -> StoreResult<Vec<StoredContact>> {
-    let rows: Vec<ContactRow> = conn.fetch_all(sql, args![app.as_str(), key]).await?;
-    let found: Vec<StoredContact> = rows
-        .into_iter()
-        .map(StoredContact::try_from)
-        .collect::<StoreResult<_>>()?;
-    // Candidates are re-read under a row lock, so the update starts from the latest version.
-    let mut locked = Vec::with_capacity(found.len());
-    for candidate in found {
-        if !C::ROW_LOCKS {
-            locked.push(candidate);
-        } else if let Some(fresh) = load(conn, candidate.pk).await? {
-            locked.push(fresh);
-        }
-    }
-    Ok(locked)
-}
-
-/// A contact by internal id, locked for update where the backend has row locks.
-async fn load<C: Conn + ?Sized>(conn: &mut C, pk: i64) -> StoreResult<Option<StoredContact>> {
-    let row: Option<ContactRow> = if C::ROW_LOCKS {
-        let sql = concat!(
-            "SELECT ",
-            contact_columns!(),
-            " FROM contacts c WHERE c.pk = $1 FOR UPDATE"
-        );
-        conn.fetch_optional(sql, args![pk]).await?
-    } else {
-        let sql = concat!(
-            "SELECT ",
-            contact_columns!(),
-            " FROM contacts c WHERE c.pk = $1"
-        );
-        conn.fetch_optional(sql, args![pk]).await?
-    };
-    row.map(StoredContact::try_from).transpose()
-}
-
-/// The internal id of a contact id, or of the survivor of a merge that retired it.
-pub async fn pk_of<C: Conn + ?Sized>(
-    conn: &mut C,
-    app: &AppId,
-    id: &ContactId,
-) -> StoreResult<Option<i64>> {
-    let row: Option<(i64,)> = conn
-        .fetch_optional(
-            "SELECT pk FROM contacts WHERE app_id = $1 AND id = $2
-             UNION ALL
-             SELECT survivor_pk FROM contact_aliases WHERE app_id = $1 AND retired_id = $2
-             LIMIT 1",
-            args![app.as_str(), id.as_str()],
-        )
-        .await?;
-    Ok(row.map(|(pk,)| pk))
+    from_pk: i64,
+    to_pk: i64,
+) -> StoreResult<()> {
+    conn.execute(
+        "UPDATE events SET contact_pk = $1 WHERE contact_pk = $2",
+        args![to_pk, from_pk],
+    )
+    .await?;
+    conn.execute(
+        "DELETE FROM memberships WHERE contact_pk = $2
+           AND id IN (SELECT id FROM memberships WHERE contact_pk = $1)",
+        args![to_pk, from_pk],
+    )
+    .await?;
+    conn.execute(
+        "UPDATE memberships SET contact_pk = $1 WHERE contact_pk = $2",
+        args![to_pk, from_pk],
+    )
+    .await?;
+    Ok(())
 }
 
 /// `user_id` is unique per app: a write that would give it to a second contact is refused.
-async fn ensure_user_id_free<C: Conn + ?Sized>(
+pub async fn ensure_user_id_free<C: Conn + ?Sized>(
     conn: &mut C,
     app: &AppId,
     user_id: Option<&str>,
@@ -276,27 +159,34 @@ async fn ensure_user_id_free<C: Conn + ?Sized>(
     }
 }
 
-async fn insert_row<C: Conn + ?Sized>(
+/// Inserts a new contact and returns its internal id.
+pub async fn insert_row<C: Conn + ?Sized>(
     conn: &mut C,
     app: &AppId,
     contact: &Contact,
-) -> StoreResult<()> {
+) -> StoreResult<i64> {
     let mut values = args![app.as_str(), contact.id.as_str()];
     values.extend(contact_values(contact));
-    conn.execute(
+    conn.fetch_optional(
         "INSERT INTO contacts (app_id, id, user_id, first_name, last_name, email, email_lc, phone,
             address, city, state, zip, source, dob, gender, type, status, location, last_location,
             custom, tags, sms_optin, sms_optin_date, sms_optout, sms_optout_date, email_optout,
-            email_optout_date, created_date, updated_date)
+            email_optout_date, created_date, updated_date, last_visit_date)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-            $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)",
+            $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30)
+         RETURNING pk",
         values,
     )
-    .await?;
-    Ok(())
+    .await?
+    .map(|(pk,): (i64,)| pk)
+    .ok_or_else(|| StoreError::Corrupt("INSERT INTO contacts returned no pk".into()))
 }
 
-async fn update_row<C: Conn + ?Sized>(conn: &mut C, pk: i64, contact: &Contact) -> StoreResult<()> {
+pub async fn update_row<C: Conn + ?Sized>(
+    conn: &mut C,
+    pk: i64,
+    contact: &Contact,
+) -> StoreResult<()> {
     let mut values = contact_values(contact);
     values.push(pk.into());
     conn.execute(
@@ -305,8 +195,8 @@ async fn update_row<C: Conn + ?Sized>(conn: &mut C, pk: i64, contact: &Contact) 
             gender = $13, type = $14, status = $15, location = $16, last_location = $17,
             custom = $18, tags = $19, sms_optin = $20, sms_optin_date = $21, sms_optout = $22,
             sms_optout_date = $23, email_optout = $24, email_optout_date = $25,
-            created_date = $26, updated_date = $27
-         WHERE pk = $28",
+            created_date = $26, updated_date = $27, last_visit_date = $28
+         WHERE pk = $29",
         values,
     )
     .await?;
