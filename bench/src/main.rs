@@ -1,20 +1,22 @@
 //! `roster-bench`: newContact and getCustomers throughput and latency, measured in one run
 //! on SQLite, on one PostgreSQL process and on two processes sharing one PostgreSQL
-//! database. Run it with `bash bench/run.sh` (README, "Benchmarks").
+//! database; with `--events`, also newEvent load and getCustomers with fulldata on a
+//! database holding those events. Run it with `bash bench/run.sh` (README, "Benchmarks").
 
-use std::{fmt::Write as _, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use clap::Parser;
 use serde_json::json;
 
 mod load;
 mod nodes;
+mod report;
 
 use load::{Run, drive};
-use nodes::{Node, PgDatabase, start};
+use nodes::{Keys, Node, PgDatabase, start};
 
 #[derive(Debug, Parser)]
-struct Args {
+pub struct Args {
     /// Contacts created with newContact in each scenario.
     #[arg(long, default_value_t = 20_000)]
     contacts: usize,
@@ -24,9 +26,22 @@ struct Args {
     /// Concurrent clients.
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
-    /// Upper bound on each phase, in seconds.
+    /// Upper bound on each contact phase, in seconds.
     #[arg(long, default_value_t = 120)]
     time_cap: u64,
+    /// newEvent requests in the events phase (0 skips it). The scale is
+    /// `--events 1000000 --event-contacts 100000`.
+    #[arg(long, default_value_t = 0)]
+    events: usize,
+    /// Distinct contacts the events belong to (each created by its first event).
+    #[arg(long, default_value_t = 10_000)]
+    event_contacts: usize,
+    /// Upper bound on the events phase, in seconds.
+    #[arg(long, default_value_t = 3600)]
+    events_time_cap: u64,
+    /// getCustomers requests with fulldata at limit 1000 after the events are loaded.
+    #[arg(long, default_value_t = 20)]
+    fulldata_reads: usize,
     /// PostgreSQL server to create the benchmark databases on.
     #[arg(
         long,
@@ -42,10 +57,12 @@ struct Args {
     out: String,
 }
 
-struct Scenario {
+pub struct Scenario {
     name: &'static str,
     write: Run,
     read: Run,
+    /// With `--events`: newEvent, then getCustomers with fulldata at limit 1000.
+    events: Option<(Run, Run)>,
 }
 
 #[tokio::main]
@@ -57,6 +74,7 @@ async fn main() {
     let sqlite_url = format!("sqlite://{}", dir.path().join("bench.db").display());
     let node = start(&sqlite_url, dir.path()).await;
     scenarios.push(measure("SQLite, 1 process", &[node], &args).await);
+    report::write(&scenarios, &args);
 
     if !args.sqlite_only {
         let db = PgDatabase::create(&args.postgres, "roster_bench_one")
@@ -65,6 +83,7 @@ async fn main() {
         let node = start(&db.url, dir.path()).await;
         scenarios.push(measure("PostgreSQL, 1 process", &[node], &args).await);
         db.drop_now().await;
+        report::write(&scenarios, &args);
 
         let db = PgDatabase::create(&args.postgres, "roster_bench_two")
             .await
@@ -75,9 +94,7 @@ async fn main() {
         db.drop_now().await;
     }
 
-    let report = report(&scenarios, &args);
-    print!("{report}");
-    std::fs::write(&args.out, &report).expect("write report");
+    print!("{}", report::write(&scenarios, &args));
     eprintln!("report written to {}", args.out);
 }
 
@@ -99,7 +116,8 @@ async fn measure(name: &'static str, nodes: &[Node], args: &Args) -> Scenario {
             Arc::new(move |i| {
                 json!({"app_id": app_id, "first_name": format!("N{i}"), "last_name": "Bench",
                    "email": format!("n{i}@bench.example"), "user_id": format!("b{i}"),
-                   "phone": format!("+1415{}{:06}", 2 + (i / 1_000_000) % 8, i % 1_000_000), "tags": "bench", "plan": "gold"})
+                   "phone": format!("+1415{}{:06}", 2 + (i / 1_000_000) % 8, i % 1_000_000),
+                   "tags": "bench", "plan": "gold"})
             })
         },
     )
@@ -120,7 +138,17 @@ async fn measure(name: &'static str, nodes: &[Node], args: &Args) -> Scenario {
         },
     )
     .await;
-    for (endpoint, run) in [("newContact", &write), ("getCustomers", &read)] {
+    // Events once per backend: the two-process scenario shares the PostgreSQL database kind.
+    let events = if args.events > 0 && nodes.len() == 1 {
+        Some(measure_events(name, &bases, &keys, args).await)
+    } else {
+        None
+    };
+    let mut runs = vec![("newContact", &write), ("getCustomers", &read)];
+    if let Some((load, full)) = &events {
+        runs.extend([("newEvent", load), ("getCustomers fulldata", full)]);
+    }
+    for (endpoint, run) in runs {
         if run.errors > 0 {
             eprintln!(
                 "WARNING {name}: {} of {} {endpoint} requests failed",
@@ -128,78 +156,44 @@ async fn measure(name: &'static str, nodes: &[Node], args: &Args) -> Scenario {
             );
         }
     }
-    Scenario { name, write, read }
-}
-
-fn report(scenarios: &[Scenario], args: &Args) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "## Run of {}\n", now());
-    let _ = writeln!(out, "Machine: {}\n", machine());
-    let _ = writeln!(
-        out,
-        "Load: {} newContact (each a new contact) then {} getCustomers (limit 100, spread offsets), {} concurrent clients, client and servers on the same machine.\n",
-        args.contacts, args.reads, args.concurrency
-    );
-    let _ = writeln!(
-        out,
-        "| scenario | endpoint | requests | errors | req/s | p50 ms | p99 ms | req/s vs SQLite |"
-    );
-    let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|");
-    let baseline = scenarios
-        .first()
-        .map(|s| (s.write.throughput(), s.read.throughput()));
-    for s in scenarios {
-        for (endpoint, run, base) in [
-            ("newContact", &s.write, baseline.map(|b| b.0)),
-            ("getCustomers", &s.read, baseline.map(|b| b.1)),
-        ] {
-            let ratio = base.map_or(1.0, |b| run.throughput() / b);
-            let _ = writeln!(
-                out,
-                "| {} | {endpoint} | {} | {} | {:.0} | {:.2} | {:.2} | {ratio:.2} |",
-                s.name,
-                run.requests,
-                run.errors,
-                run.throughput(),
-                run.percentile(0.50).as_secs_f64() * 1000.0,
-                run.percentile(0.99).as_secs_f64() * 1000.0,
-            );
-        }
+    Scenario {
+        name,
+        write,
+        read,
+        events,
     }
-    out
 }
 
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+/// Loads `--events` events spread over `--event-contacts` contacts through newEvent, then
+/// reads pages of 1000 contacts with fulldata (visits, purchases, memberships).
+async fn measure_events(name: &str, bases: &[String], keys: &Keys, args: &Args) -> (Run, Run) {
+    eprintln!(
+        "{name}: newEvent x {} over {} contacts",
+        args.events, args.event_contacts
+    );
+    let (app_id, contacts) = (keys.app_id.clone(), args.event_contacts.max(1));
+    let cap = Duration::from_secs(args.events_time_cap);
+    let load = drive(bases, keys, "newEvent", args.events, args.concurrency, cap, {
+        let app_id = app_id.clone();
+        Arc::new(move |i| {
+            let day = 1 + (i / contacts) % 28;
+            json!({"app_id": app_id, "user_id": format!("ev{}", i % contacts), "id": format!("event-{i}"),
+                   "event_type": if i % 5 == 0 { "purchase" } else { "visit" }, "event_name": "Spin",
+                   "event_date": format!("2025-02-{day:02}"), "event_time": "6:30 PM",
+                   "is_visit": i % 5 != 0, "is_purchase": i % 5 == 0, "location": "Downtown",
+                   "event_data": {"staff": "Kim", "room": i % 7}})
         })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let memory = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            m.lines().next().map(|l| {
-                l.split_whitespace()
-                    .nth(1)
-                    .unwrap_or("0")
-                    .parse::<u64>()
-                    .unwrap_or(0)
-                    / 1024
-                    / 1024
-            })
-        })
-        .unwrap_or(0);
-    format!("{cores} cores ({cpu}), {memory} GiB RAM, release build")
-}
-
-fn now() -> String {
-    std::process::Command::new("date")
-        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default()
+    })
+    .await;
+    eprintln!(
+        "{name}: getCustomers fulldata limit 1000 x {}",
+        args.fulldata_reads
+    );
+    let pages = (contacts / 1000).max(1);
+    let cap = Duration::from_secs(args.time_cap);
+    let full = drive(bases, keys, "getCustomers", args.fulldata_reads, 2, cap, {
+        Arc::new(move |i| json!({"app_id": app_id, "fulldata": true, "limit": 1000, "offset": (i % pages) * 1000}))
+    })
+    .await;
+    (load, full)
 }

@@ -300,13 +300,18 @@ fn upsert_batch(table: &Table, rows: Vec<Vec<Arg>>) -> (String, Vec<Arg>) {
         .filter(|c| !table.key.contains(c))
         .map(|c| format!("{c} = excluded.{c}"))
         .collect();
+    // A table made only of its key has nothing to update.
+    let on_conflict = if updates.is_empty() {
+        "DO NOTHING".to_string()
+    } else {
+        format!("DO UPDATE SET {}", updates.join(", "))
+    };
     let sql = format!(
-        "INSERT INTO {} ({}) VALUES {} ON CONFLICT ({}) DO UPDATE SET {}",
+        "INSERT INTO {} ({}) VALUES {} ON CONFLICT ({}) {on_conflict}",
         table.name,
         columns.join(", "),
         tuples.join(", "),
         table.key.join(", "),
-        updates.join(", ")
     );
     (sql, rows.into_iter().flatten().collect())
 }

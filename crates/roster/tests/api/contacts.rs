@@ -269,18 +269,6 @@ async fn filters_combine_with_and() {
 }
 
 #[tokio::test]
-async fn until_events_exist_no_contact_matches_event_since_date() {
-    let app = TestApp::spawn().await;
-    app.new_contact(contact("Ana", json!({}))).await;
-
-    assert!(
-        app.customers(json!({"event_since_date": "2000-01-01"}))
-            .await
-            .is_empty()
-    );
-}
-
-#[tokio::test]
 async fn walking_the_pages_sees_each_of_2500_contacts_exactly_once() {
     let app = TestApp::spawn().await;
     let mut created = HashSet::new();

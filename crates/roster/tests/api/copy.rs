@@ -75,6 +75,20 @@ async fn an_installation_copied_from_sqlite_serves_the_same_data_and_a_rerun_is_
             ))
             .await;
     }
+    source
+        .post("newLocation", json!({"id": "dt", "name": "Downtown"}))
+        .await;
+    source.post("newClass", json!({"id": "c1", "class_name": "Spin", "start_date": "2025-03-01", "start_time": "6:00 PM", "location_id": "dt", "capacity": 12})).await;
+    for i in 0..30 {
+        let event = json!({"user_id": i, "id": format!("e{i}"), "event_type": "visit", "event_date": "2025-03-01", "is_visit": true, "event_data": {"staff": "Kim"}});
+        assert_eq!(source.post("newEvent", event).await.0, StatusCode::OK);
+    }
+    source
+        .post(
+            "addMemberships",
+            json!({"user_id": 1, "memberships": [{"id": "m1", "price": 10.5}]}),
+        )
+        .await;
     let keep = source
         .new_contact(contact("Keep", json!({"email": "keep@example.com"})))
         .await;
@@ -102,8 +116,8 @@ async fn an_installation_copied_from_sqlite_serves_the_same_data_and_a_rerun_is_
     )
     .await;
     for body in [
-        json!({"fulldata": true, "limit": 1000}),
-        json!({"fulldata": true, "limit": 1000, "offset": 1000}),
+        json!({"fulldata": true, "events": true, "limit": 1000}),
+        json!({"fulldata": true, "events": true, "limit": 1000, "offset": 1000}),
     ] {
         assert_eq!(
             copied.customers(body.clone()).await,
@@ -118,6 +132,20 @@ async fn an_installation_copied_from_sqlite_serves_the_same_data_and_a_rerun_is_
     assert_eq!(
         copied.members("getAttributes", json!({})).await,
         source.members("getAttributes", json!({})).await
+    );
+    for endpoint in ["getAttributeEvents", "getLocations", "getClassSchedule"] {
+        let (copied, source) = (
+            copied.members(endpoint, json!({})).await,
+            source.members(endpoint, json!({})).await,
+        );
+        assert!(!source.is_empty(), "{endpoint}");
+        assert_eq!(copied, source, "{endpoint}");
+    }
+    let after = json!({"user_id": 1, "id": "after-copy", "event_type": "visit", "event_date": "2025-03-02"});
+    assert_eq!(
+        copied.post("newEvent", after).await.0,
+        StatusCode::OK,
+        "new events after the copy get fresh ids"
     );
     assert_eq!(
         copied

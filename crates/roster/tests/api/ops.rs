@@ -91,6 +91,15 @@ async fn the_openapi_document_covers_every_endpoint() {
         "removeContact",
         "mergeContacts",
         "getAttributes",
+        "newEvent",
+        "getCustomerEvents",
+        "getAttributeEvents",
+        "addMemberships",
+        "newLocation",
+        "getLocations",
+        "newClass",
+        "removeClass",
+        "getClassSchedule",
     ] {
         let path = format!("/v2/ExternalApi/{endpoint}");
         assert!(paths[&path]["post"].is_object(), "{path} missing");
