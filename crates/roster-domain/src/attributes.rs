@@ -108,6 +108,10 @@ pub fn check_custom(name: &str, value: &Value) -> Result<(), InputError> {
             name,
             format!("custom attribute {name} is longer than {MAX_STRING_VALUE_LEN} bytes"),
         )),
+        Value::String(s) if s.contains('\0') => Err(InputError::new(
+            name,
+            format!("custom attribute {name} contains a NUL character"),
+        )),
         _ => Ok(()),
     }
 }

@@ -321,8 +321,30 @@ fn same_tag(a: &str, b: &str) -> bool {
     a.to_lowercase() == b.to_lowercase()
 }
 
-/// Splits the contract's comma-separated `tags`, dropping blanks.
-pub fn split_tags(raw: &str) -> Vec<String> {
+/// Most tags one request may carry, and the longest tag.
+pub const MAX_TAGS_PER_REQUEST: usize = 100;
+pub const MAX_TAG_LEN: usize = 100;
+
+/// Splits the contract's comma-separated `tags`, dropping blanks; refuses more than
+/// [`MAX_TAGS_PER_REQUEST`] tags or one longer than [`MAX_TAG_LEN`] characters.
+pub fn parse_tags(field: &str, raw: &str) -> Result<Vec<String>, crate::InputError> {
+    let tags = split_tags(raw);
+    if tags.len() > MAX_TAGS_PER_REQUEST {
+        return Err(crate::InputError::new(
+            field,
+            format!("at most {MAX_TAGS_PER_REQUEST} tags per request"),
+        ));
+    }
+    if tags.iter().any(|t| t.chars().count() > MAX_TAG_LEN) {
+        return Err(crate::InputError::new(
+            field,
+            format!("a tag is at most {MAX_TAG_LEN} characters"),
+        ));
+    }
+    Ok(tags)
+}
+
+fn split_tags(raw: &str) -> Vec<String> {
     let mut tags = Vec::new();
     let parts: Vec<String> = raw
         .split(',')

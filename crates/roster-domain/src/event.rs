@@ -110,18 +110,7 @@ pub struct NewEvent {
 impl NewEvent {
     /// The `event_data` keys, for the getAttributeEvents catalogue.
     pub fn data_fields(&self) -> Vec<String> {
-        let mut fields: Vec<String> = match &self.data {
-            Some(Value::Object(map)) => map.keys().cloned().collect(),
-            Some(Value::Array(items)) => items
-                .iter()
-                .filter_map(Value::as_object)
-                .flat_map(|map| map.keys().cloned())
-                .collect(),
-            _ => Vec::new(),
-        };
-        fields.sort();
-        fields.dedup();
-        fields
+        self.data.as_ref().map(data_fields).unwrap_or_default()
     }
 }
 
@@ -131,17 +120,47 @@ pub fn event_instant(date: Date, time: Option<&EventTime>) -> Timestamp {
     Timestamp::from_datetime(date.inner().with_time(clock).assume_utc())
 }
 
-/// `event_data` must be an object or an array of objects (contract, newEvent).
+/// Most distinct `event_data` keys one event may carry (each is catalogued).
+pub const MAX_EVENT_DATA_FIELDS: usize = 100;
+
+/// `event_data` must be an object or an array of objects (contract, newEvent), with at
+/// most [`MAX_EVENT_DATA_FIELDS`] distinct keys.
 pub fn check_event_data(field: &str, value: Value) -> Result<Option<Value>, InputError> {
-    match &value {
-        Value::Null => Ok(None),
-        Value::Object(_) => Ok(Some(value)),
-        Value::Array(items) if items.iter().all(Value::is_object) => Ok(Some(value)),
-        _ => Err(InputError::new(
+    let shape_ok = match &value {
+        Value::Null => return Ok(None),
+        Value::Object(_) => true,
+        Value::Array(items) => items.iter().all(Value::is_object),
+        _ => false,
+    };
+    if !shape_ok {
+        return Err(InputError::new(
             field,
             format!("{field} must be an object or an array of objects"),
-        )),
+        ));
     }
+    if data_fields(&value).len() > MAX_EVENT_DATA_FIELDS {
+        return Err(InputError::new(
+            field,
+            format!("{field} has more than {MAX_EVENT_DATA_FIELDS} distinct keys"),
+        ));
+    }
+    Ok(Some(value))
+}
+
+/// The distinct keys of an object, or of the objects of an array, sorted.
+fn data_fields(data: &Value) -> Vec<String> {
+    let mut fields: Vec<String> = match data {
+        Value::Object(map) => map.keys().cloned().collect(),
+        Value::Array(items) => items
+            .iter()
+            .filter_map(Value::as_object)
+            .flat_map(|map| map.keys().cloned())
+            .collect(),
+        _ => Vec::new(),
+    };
+    fields.sort();
+    fields.dedup();
+    fields
 }
 
 /// A stored event.
@@ -237,7 +256,16 @@ mod tests {
         assert!(check_event_data("event_data", json!({"a": 1})).is_ok());
         assert!(check_event_data("event_data", json!([{"a": 1}, {"b": 2}])).is_ok());
         assert_eq!(check_event_data("event_data", Value::Null).unwrap(), None);
-        for bad in [json!("x"), json!(1), json!([1]), json!([{"a": 1}, "b"])] {
+        let wide: serde_json::Map<String, Value> = (0..=MAX_EVENT_DATA_FIELDS)
+            .map(|i| (format!("k{i}"), json!(i)))
+            .collect();
+        for bad in [
+            json!("x"),
+            json!(1),
+            json!([1]),
+            json!([{"a": 1}, "b"]),
+            Value::Object(wide),
+        ] {
             assert!(
                 check_event_data("event_data", bad.clone()).is_err(),
                 "{bad}"

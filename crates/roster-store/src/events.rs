@@ -129,6 +129,7 @@ async fn contact_for<C: Conn + ?Sized>(
 ) -> StoreResult<StoredContact> {
     if let Some(mut found) = identity::resolve(conn, app, identity, Purpose::Write).await? {
         if identity.give_user_id(&mut found.contact) {
+            found.contact.updated_date = now;
             ensure_user_id_free(conn, app, found.contact.user_id.as_deref(), Some(found.pk))
                 .await?;
             update_row(conn, found.pk, &found.contact).await?;

@@ -59,8 +59,9 @@ pub enum StoreError {
 
 impl From<sqlx::Error> for StoreError {
     fn from(err: sqlx::Error) -> Self {
-        // PostgreSQL: deadlock, serialization failure, lock not available; SQLite: busy.
-        const RETRYABLE: &[&str] = &["40P01", "40001", "55P03", "5", "517"];
+        // PostgreSQL: deadlock, serialization failure, lock not available, statement or
+        // lock timeout; SQLite: busy.
+        const RETRYABLE: &[&str] = &["40P01", "40001", "55P03", "57014", "5", "517"];
         if let sqlx::Error::Database(db) = &err
             && db
                 .code()

@@ -44,8 +44,14 @@ pub type PgStore = SqlStore<PgPools>;
 impl SqlStore<PgPools> {
     pub async fn open(url: &str, options: &PgOptions) -> StoreResult<Self> {
         let statement_timeout = format!("{}ms", options.statement_timeout.as_millis());
-        let connect = PgConnectOptions::from_str(url)?
-            .options([("statement_timeout", statement_timeout.as_str())]);
+        // Custom plans every time: a generic plan cached while a table was nearly empty
+        // (a sequential scan) would otherwise stay in use as the table grows.
+        let connect = PgConnectOptions::from_str(url)?.options([
+            ("statement_timeout", statement_timeout.as_str()),
+            ("plan_cache_mode", "force_custom_plan"),
+            // A write waiting this long on a lock answers 503 rather than holding on.
+            ("lock_timeout", "10s"),
+        ]);
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .acquire_timeout(options.acquire_timeout)

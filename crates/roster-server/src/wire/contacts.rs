@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use roster_domain::{
     ContactFilter, ContactId, CreatedDate, Date, Email, InputError, NewContact, OptoutChannel,
-    Page, Phone, PhoneRegion, Profile, TagAction, attributes, contact::split_tags,
+    Page, Phone, PhoneRegion, Profile, TagAction, attributes, contact::parse_tags,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -118,7 +118,12 @@ impl NewContactBody {
                 .transpose()?,
             optin_sms: self.optin_sms,
             optout_email: self.optout_email,
-            tags: self.tags.as_deref().map(split_tags).unwrap_or_default(),
+            tags: self
+                .tags
+                .as_deref()
+                .map(|t| parse_tags("tags", t))
+                .transpose()?
+                .unwrap_or_default(),
             tag_action: parse_tag_action(self.tag_action.as_deref())?,
             first_name,
             last_name,

@@ -19,6 +19,9 @@ pub fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::
                     "longer than {MAX_TEXT_LEN} characters"
                 )));
             }
+            if has_control_characters(s) {
+                return Err(D::Error::custom("contains control characters"));
+            }
             Ok((!s.is_empty()).then(|| s.to_string()))
         }
         Value::Number(n) => Ok(Some(n.to_string())),
@@ -90,6 +93,9 @@ pub fn tags<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error>
             let mut parts = Vec::with_capacity(items.len());
             for item in items {
                 match item {
+                    Value::String(s) if s.contains(',') => {
+                        return Err(D::Error::custom("a tag in a list must not contain a comma"));
+                    }
                     Value::String(s) => parts.push(s),
                     other => {
                         return Err(D::Error::custom(format!(
@@ -103,6 +109,13 @@ pub fn tags<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error>
         }
         other => opt_string(other).map_err(D::Error::custom),
     }
+}
+
+/// NUL and other control characters (tab and line breaks aside) are never meaningful in
+/// these fields, and PostgreSQL refuses NUL in text outright.
+pub fn has_control_characters(text: &str) -> bool {
+    text.chars()
+        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
 }
 
 fn kind(value: &Value) -> &'static str {
@@ -126,6 +139,11 @@ mod tests {
         assert_eq!(super::opt_string(json!("  ")).unwrap(), None);
         assert!(super::opt_string(json!({"a": 1})).is_err());
         assert!(super::opt_string(json!("x".repeat(1025))).is_err());
+        assert!(super::opt_string(json!("A\u{0}")).is_err());
+        assert_eq!(
+            super::opt_string(json!("1 Main St\nUnit 2")).unwrap(),
+            Some("1 Main St\nUnit 2".into())
+        );
     }
 
     #[test]

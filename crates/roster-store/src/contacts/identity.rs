@@ -6,7 +6,7 @@ use roster_domain::{AppId, ContactId, ContactIdentity, InputError};
 
 use crate::{
     StoreResult,
-    conn::{Conn, args},
+    conn::{Conn, Sql, args},
     rows::{ContactRow, StoredContact, contact_columns},
 };
 
@@ -26,10 +26,7 @@ pub async fn resolve<C: Conn + ?Sized>(
     purpose: Purpose,
 ) -> StoreResult<Option<StoredContact>> {
     if let Some(id) = &identity.id {
-        let found = match pk_of(conn, app, id).await? {
-            Some(pk) => load(conn, pk, purpose).await?,
-            None => None,
-        };
+        let found = by_id(conn, app, id, purpose).await?;
         return match (found, purpose) {
             (None, Purpose::Write) => Err(InputError::new("_id", "no contact has this _id").into()),
             (found, _) => Ok(found),
@@ -93,15 +90,14 @@ pub fn lock_keys(app: &AppId, identity: &ContactIdentity) -> Vec<String> {
     keys
 }
 
-fn pick(identity: &ContactIdentity, candidates: Vec<StoredContact>) -> Option<StoredContact> {
-    let mut accepted: Vec<StoredContact> = candidates
-        .into_iter()
-        .filter(|c| identity.accepts(&c.contact.first_name, c.contact.user_id.as_deref()))
-        .collect();
-    if accepted.is_empty() || (identity.requires_unique_match() && accepted.len() != 1) {
+fn pick(identity: &ContactIdentity, mut candidates: Vec<StoredContact>) -> Option<StoredContact> {
+    // Without a first name, an email or phone names a contact only when exactly one
+    // contact has it (contract, "Contact identity").
+    if identity.requires_unique_match() && candidates.len() != 1 {
         return None;
     }
-    Some(accepted.remove(0))
+    candidates.retain(|c| identity.accepts(&c.contact.first_name, c.contact.user_id.as_deref()));
+    (!candidates.is_empty()).then(|| candidates.remove(0))
 }
 
 async fn candidates<C: Conn + ?Sized>(
@@ -111,22 +107,15 @@ async fn candidates<C: Conn + ?Sized>(
     key: &str,
     purpose: Purpose,
 ) -> StoreResult<Vec<StoredContact>> {
+    // Locking in the lookup itself makes PostgreSQL re-check the condition on the latest
+    // version of each row, so a contact whose email changed meanwhile is not taken.
+    let sql: Sql = if purpose == Purpose::Write && C::ROW_LOCKS {
+        format!("{sql} FOR UPDATE").into()
+    } else {
+        sql.into()
+    };
     let rows: Vec<ContactRow> = conn.fetch_all(sql, args![app.as_str(), key]).await?;
-    let found: Vec<StoredContact> = rows
-        .into_iter()
-        .map(StoredContact::try_from)
-        .collect::<StoreResult<_>>()?;
-    if purpose == Purpose::Read || !C::ROW_LOCKS {
-        return Ok(found);
-    }
-    // Re-read under a row lock, so an update starts from the latest committed version.
-    let mut locked = Vec::with_capacity(found.len());
-    for candidate in found {
-        if let Some(fresh) = load(conn, candidate.pk, purpose).await? {
-            locked.push(fresh);
-        }
-    }
-    Ok(locked)
+    rows.into_iter().map(StoredContact::try_from).collect()
 }
 
 /// A contact by internal id, locked for update when it is about to be written.
@@ -151,6 +140,25 @@ pub async fn load<C: Conn + ?Sized>(
         conn.fetch_optional(sql, args![pk]).await?
     };
     row.map(StoredContact::try_from).transpose()
+}
+
+/// A contact by id (or retired id). A merge may retire the id between the lookup and the
+/// locked read; the second lookup then finds the survivor.
+async fn by_id<C: Conn + ?Sized>(
+    conn: &mut C,
+    app: &AppId,
+    id: &ContactId,
+    purpose: Purpose,
+) -> StoreResult<Option<StoredContact>> {
+    for _ in 0..2 {
+        let Some(pk) = pk_of(conn, app, id).await? else {
+            return Ok(None);
+        };
+        if let Some(found) = load(conn, pk, purpose).await? {
+            return Ok(Some(found));
+        }
+    }
+    Ok(None)
 }
 
 /// The internal id of a contact id, or of the survivor of a merge that retired it.

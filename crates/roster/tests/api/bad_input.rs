@@ -45,6 +45,21 @@ async fn each_bad_new_contact_is_a_400_naming_the_field_and_writes_nothing() {
         (contact("Ana", json!({"profile": {"a": 1}})), "profile"),
         (contact("Ana", json!({"city": "x".repeat(2000)})), "city"),
         (
+            json!({"first_name": "A\u{0}na", "last_name": "Lopez"}),
+            "first_name",
+        ),
+        (contact("Ana", json!({"user_id": "u\u{1}"})), "user_id"),
+        (contact("Ana", json!({"shoe": "size\u{0}"})), "shoe"),
+        (
+            contact(
+                "Ana",
+                json!({"tags": (0..101).map(|i| format!("t{i}")).collect::<Vec<_>>().join(",")}),
+            ),
+            "tags",
+        ),
+        (contact("Ana", json!({"tags": ["ok", "a,b"]})), "tags"),
+        (contact("Ana", json!({"tags": "x".repeat(101)})), "tags"),
+        (
             json!({"app_id": null, "first_name": "Ana", "last_name": "Lopez"}),
             "app_id",
         ),

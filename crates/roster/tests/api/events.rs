@@ -170,6 +170,32 @@ async fn an_email_shared_by_two_contacts_names_neither() {
 }
 
 #[tokio::test]
+async fn a_shared_email_names_no_one_even_when_only_one_has_a_fitting_user_id() {
+    let app = TestApp::spawn().await;
+    app.new_contact(contact(
+        "Ana",
+        json!({"email": "family@example.com", "user_id": "u1"}),
+    ))
+    .await;
+    let bob = app
+        .new_contact(contact("Bob", json!({"email": "family@example.com"})))
+        .await;
+
+    record(&app, json!({"email": "family@example.com", "user_id": "u2", "id": "e1", "event_type": "visit", "event_date": "2025-03-01"})).await;
+
+    assert_eq!(
+        app.customers(json!({"_id": bob})).await[0]["user_id"],
+        Value::Null,
+        "Bob did not take u2"
+    );
+    assert_eq!(
+        app.customers(json!({"user_id": "u2"})).await.len(),
+        1,
+        "a minimal contact holds u2"
+    );
+}
+
+#[tokio::test]
 async fn a_match_by_email_takes_the_events_user_id() {
     let app = TestApp::spawn().await;
     let ana = app
@@ -421,6 +447,14 @@ async fn each_bad_event_is_a_400_naming_the_field_and_writes_nothing() {
         ),
         (event("e", json!({"event_data": "staff=Kim"})), "event_data"),
         (event("e", json!({"event_data": [1, 2]})), "event_data"),
+        (
+            event(
+                "e",
+                json!({"event_data": (0..101).map(|i| (format!("k{i}"), json!(i))).collect::<serde_json::Map<_, _>>()}),
+            ),
+            "event_data",
+        ),
+        (event("e\u{0}", json!({})), "id"),
         (event("e", json!({"is_visit": "sometimes"})), "is_visit"),
         (event("e", json!({"email": "nope"})), "email"),
         (event("e", json!({"phone": "123"})), "phone"),
