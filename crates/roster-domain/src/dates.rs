@@ -61,6 +61,30 @@ impl fmt::Display for Date {
     }
 }
 
+/// An inclusive date range of a list filter (`start_date`, `end_date`; either may be
+/// absent). An end before the start is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DateRange {
+    pub start: Option<Date>,
+    pub end: Option<Date>,
+}
+
+impl DateRange {
+    pub fn parse(start: Option<&str>, end: Option<&str>) -> Result<Self, InputError> {
+        let start = start.map(|d| Date::parse("start_date", d)).transpose()?;
+        let end = end.map(|d| Date::parse("end_date", d)).transpose()?;
+        if let (Some(start), Some(end)) = (start, end)
+            && end < start
+        {
+            return Err(InputError::new(
+                "end_date",
+                "end_date must not be before start_date",
+            ));
+        }
+        Ok(Self { start, end })
+    }
+}
+
 /// `created_date` input: `YYYY-MM-DD HH:MM:SS`, taken as UTC.
 pub struct CreatedDate;
 
@@ -160,6 +184,25 @@ mod tests {
         ] {
             assert!(CreatedDate::parse("created_date", bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_date_range_may_be_open_but_not_reversed() {
+        assert_eq!(
+            DateRange::parse(None, Some("2025-01-01")).unwrap().start,
+            None
+        );
+        assert!(DateRange::parse(Some("2025-01-01"), Some("2025-01-01")).is_ok());
+        assert_eq!(
+            DateRange::parse(Some("2025-01-02"), Some("2025-01-01"))
+                .unwrap_err()
+                .field,
+            "end_date"
+        );
+        assert_eq!(
+            DateRange::parse(Some("soon"), None).unwrap_err().field,
+            "start_date"
+        );
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub use app::{ApiKey, AppCredentials, AppId, NewAppKeys, SecretHash};
 pub use contact::{
     Consent, Contact, ContactFilter, ContactIdentity, NewContact, OptoutChannel, Profile, TagAction,
 };
-pub use dates::{CreatedDate, Date, Timestamp};
+pub use dates::{CreatedDate, Date, DateRange, Timestamp};
 pub use email::Email;
 pub use error::InputError;
 pub use event::{Event, EventTime, EventTypeSummary, NewEvent};

@@ -152,103 +152,62 @@ macro_rules! bind_all {
     }};
 }
 
-#[async_trait]
-impl Conn for SqliteConnection {
-    const ROW_LOCKS: bool = false;
+/// `impl Conn` for a backend's connection type: the methods both backends share, plus
+/// the backend's own `lock_keys`.
+macro_rules! impl_conn {
+    ($conn:ty, $db:ty, row_locks: $row_locks:expr, $lock_keys:item) => {
+        #[async_trait]
+        impl Conn for $conn {
+            const ROW_LOCKS: bool = $row_locks;
 
-    async fn fetch_all<T: RowType>(
-        &mut self,
-        sql: impl Into<Sql> + Send,
-        args: Vec<Arg>,
-    ) -> StoreResult<Vec<T>> {
-        Ok(
-            bind_all!(sqlx::query_as::<sqlx::Sqlite, T>(safe(sql)), args)
-                .fetch_all(self)
-                .await?,
-        )
-    }
+            async fn fetch_all<T: RowType>(
+                &mut self,
+                sql: impl Into<Sql> + Send,
+                args: Vec<Arg>,
+            ) -> StoreResult<Vec<T>> {
+                Ok(bind_all!(sqlx::query_as::<$db, T>(safe(sql)), args).fetch_all(self).await?)
+            }
 
-    async fn fetch_optional<T: RowType>(
-        &mut self,
-        sql: impl Into<Sql> + Send,
-        args: Vec<Arg>,
-    ) -> StoreResult<Option<T>> {
-        Ok(
-            bind_all!(sqlx::query_as::<sqlx::Sqlite, T>(safe(sql)), args)
-                .fetch_optional(self)
-                .await?,
-        )
-    }
+            async fn fetch_optional<T: RowType>(
+                &mut self,
+                sql: impl Into<Sql> + Send,
+                args: Vec<Arg>,
+            ) -> StoreResult<Option<T>> {
+                Ok(bind_all!(sqlx::query_as::<$db, T>(safe(sql)), args).fetch_optional(self).await?)
+            }
 
-    async fn execute(&mut self, sql: impl Into<Sql> + Send, args: Vec<Arg>) -> StoreResult<u64> {
-        Ok(bind_all!(sqlx::query::<sqlx::Sqlite>(safe(sql)), args)
-            .execute(self)
-            .await?
-            .rows_affected())
-    }
+            async fn execute(&mut self, sql: impl Into<Sql> + Send, args: Vec<Arg>) -> StoreResult<u64> {
+                Ok(bind_all!(sqlx::query::<$db>(safe(sql)), args).execute(self).await?.rows_affected())
+            }
 
-    async fn fetch_cells(
-        &mut self,
-        sql: impl Into<Sql> + Send,
-        args: Vec<Arg>,
-        kinds: &[Kind],
-    ) -> StoreResult<Vec<Vec<Arg>>> {
-        let query = sqlx::query::<sqlx::Sqlite>(safe(sql));
-        let rows = bind_all!(query, args).fetch_all(&mut *self).await?;
-        rows.iter().map(|row| cells(row, kinds)).collect()
-    }
+            async fn fetch_cells(
+                &mut self,
+                sql: impl Into<Sql> + Send,
+                args: Vec<Arg>,
+                kinds: &[Kind],
+            ) -> StoreResult<Vec<Vec<Arg>>> {
+                let rows = bind_all!(sqlx::query::<$db>(safe(sql)), args).fetch_all(&mut *self).await?;
+                rows.iter().map(|row| cells(row, kinds)).collect()
+            }
 
+            $lock_keys
+        }
+    };
+}
+
+impl_conn!(
+    SqliteConnection,
+    sqlx::Sqlite,
+    row_locks: false,
     async fn lock_keys(&mut self, _keys: &mut Vec<String>) -> StoreResult<()> {
         Ok(()) // BEGIN IMMEDIATE already made this the only writer.
     }
-}
+);
 
-#[async_trait]
-impl Conn for PgConnection {
-    const ROW_LOCKS: bool = true;
-
-    async fn fetch_all<T: RowType>(
-        &mut self,
-        sql: impl Into<Sql> + Send,
-        args: Vec<Arg>,
-    ) -> StoreResult<Vec<T>> {
-        Ok(
-            bind_all!(sqlx::query_as::<sqlx::Postgres, T>(safe(sql)), args)
-                .fetch_all(self)
-                .await?,
-        )
-    }
-
-    async fn fetch_optional<T: RowType>(
-        &mut self,
-        sql: impl Into<Sql> + Send,
-        args: Vec<Arg>,
-    ) -> StoreResult<Option<T>> {
-        Ok(
-            bind_all!(sqlx::query_as::<sqlx::Postgres, T>(safe(sql)), args)
-                .fetch_optional(self)
-                .await?,
-        )
-    }
-
-    async fn execute(&mut self, sql: impl Into<Sql> + Send, args: Vec<Arg>) -> StoreResult<u64> {
-        Ok(bind_all!(sqlx::query::<sqlx::Postgres>(safe(sql)), args)
-            .execute(self)
-            .await?
-            .rows_affected())
-    }
-
-    async fn fetch_cells(
-        &mut self,
-        sql: impl Into<Sql> + Send,
-        args: Vec<Arg>,
-        kinds: &[Kind],
-    ) -> StoreResult<Vec<Vec<Arg>>> {
-        let query = sqlx::query::<sqlx::Postgres>(safe(sql));
-        let rows = bind_all!(query, args).fetch_all(&mut *self).await?;
-        rows.iter().map(|row| cells(row, kinds)).collect()
-    }
-
+impl_conn!(
+    PgConnection,
+    sqlx::Postgres,
+    row_locks: true,
     async fn lock_keys(&mut self, keys: &mut Vec<String>) -> StoreResult<()> {
         // A fixed order keeps two writers from each holding a key the other waits for.
         keys.sort();
@@ -261,4 +220,4 @@ impl Conn for PgConnection {
         }
         Ok(())
     }
-}
+);

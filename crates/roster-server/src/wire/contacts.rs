@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::lenient;
+use super::{lenient, required};
 
 /// Fields of newContact's body that are never custom attributes: credentials sent in the
 /// body by mistake must not end up stored on a contact.
@@ -130,10 +130,6 @@ impl NewContactBody {
             custom,
         })
     }
-}
-
-fn required(field: &str, value: Option<String>) -> Result<String, InputError> {
-    value.ok_or_else(|| InputError::new(field, format!("{field} is required")))
 }
 
 fn parse_tag_action(raw: Option<&str>) -> Result<TagAction, InputError> {

@@ -1,14 +1,14 @@
 //! Request bodies of newEvent, getCustomerEvents and getAttributeEvents.
 
 use roster_domain::{
-    Date, EventTime, InputError, NewEvent, Page, PhoneRegion, event::check_event_data,
+    Date, DateRange, EventTime, InputError, NewEvent, Page, PhoneRegion, event::check_event_data,
 };
 use roster_store::EventQuery;
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::{identity::IdentityFields, lenient};
+use super::{identity::IdentityFields, lenient, required};
 
 /// newEvent.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -50,10 +50,6 @@ pub struct NewEventBody {
     pub location: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub location_id: Option<String>,
-}
-
-fn required(field: &str, value: Option<String>) -> Result<String, InputError> {
-    value.ok_or_else(|| InputError::new(field, format!("{field} is required")))
 }
 
 impl NewEventBody {
@@ -126,27 +122,12 @@ impl CustomerEventsBody {
             phone: &self.phone,
         }
         .for_read(region)?;
+        let range = DateRange::parse(self.start_date.as_deref(), self.end_date.as_deref())?;
         let query = EventQuery {
             event_type: self.event_type.clone(),
-            start_date: self
-                .start_date
-                .as_deref()
-                .map(|d| Date::parse("start_date", d))
-                .transpose()?,
-            end_date: self
-                .end_date
-                .as_deref()
-                .map(|d| Date::parse("end_date", d))
-                .transpose()?,
+            start_date: range.start,
+            end_date: range.end,
         };
-        if let (Some(start), Some(end)) = (query.start_date, query.end_date)
-            && end < start
-        {
-            return Err(InputError::new(
-                "end_date",
-                "end_date must not be before start_date",
-            ));
-        }
         Ok((identity, query, Page::parse(self.limit, self.offset)?))
     }
 }

@@ -24,6 +24,11 @@ pub(crate) use app_scoped;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+/// A required field: absent, `null` and blank are all "missing".
+pub fn required(field: &str, value: Option<String>) -> Result<String, roster_domain::InputError> {
+    value.ok_or_else(|| roster_domain::InputError::new(field, format!("{field} is required")))
+}
+
 /// `{"members": [...]}`: the shape of every list response.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Members<T> {

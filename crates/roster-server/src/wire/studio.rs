@@ -1,18 +1,14 @@
 //! Request bodies of newLocation, newClass, removeClass, getClassSchedule, addMemberships.
 
 use roster_domain::{
-    ContactIdentity, Date, Email, EventTime, InputError, NewClass, NewLocation, NewMembership,
-    Page, PhoneRegion, Timezone,
+    ContactIdentity, Date, DateRange, Email, EventTime, InputError, NewClass, NewLocation,
+    NewMembership, Page, PhoneRegion, Timezone,
 };
 use roster_store::ScheduleQuery;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{identity::IdentityFields, lenient};
-
-fn required(field: &str, value: Option<String>) -> Result<String, InputError> {
-    value.ok_or_else(|| InputError::new(field, format!("{field} is required")))
-}
+use super::{identity::IdentityFields, lenient, required};
 
 /// newLocation: upsert by your `id`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -148,27 +144,12 @@ pub struct ScheduleBody {
 
 impl ScheduleBody {
     pub fn parse(&self) -> Result<(ScheduleQuery, Page), InputError> {
+        let range = DateRange::parse(self.start_date.as_deref(), self.end_date.as_deref())?;
         let query = ScheduleQuery {
             location_id: self.location_id.clone(),
-            start_date: self
-                .start_date
-                .as_deref()
-                .map(|d| Date::parse("start_date", d))
-                .transpose()?,
-            end_date: self
-                .end_date
-                .as_deref()
-                .map(|d| Date::parse("end_date", d))
-                .transpose()?,
+            start_date: range.start,
+            end_date: range.end,
         };
-        if let (Some(start), Some(end)) = (query.start_date, query.end_date)
-            && end < start
-        {
-            return Err(InputError::new(
-                "end_date",
-                "end_date must not be before start_date",
-            ));
-        }
         Ok((query, Page::parse(self.limit, self.offset)?))
     }
 }

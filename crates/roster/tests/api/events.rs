@@ -457,6 +457,7 @@ async fn each_bad_event_is_a_400_naming_the_field_and_writes_nothing() {
         (event("e\u{0}", json!({})), "id"),
         (event("e", json!({"is_visit": "sometimes"})), "is_visit"),
         (event("e", json!({"email": "nope"})), "email"),
+        (event("e", json!({"user_id": {"nested": 1}})), "user_id"),
         (event("e", json!({"phone": "123"})), "phone"),
         (
             event("e", json!({"_id": "0123456789abcdef01234567"})),
