@@ -46,6 +46,7 @@ async fn every_command_has_help() {
         vec!["apps", "rotate-secret", "--help"],
         vec!["migrate", "--help"],
         vec!["config", "--help"],
+        vec!["copy", "--help"],
     ] {
         let (ok, stdout, _) = output(roster(dir.path()).args(&args)).await;
         assert!(ok && stdout.contains("Usage"), "{args:?}: {stdout}");
@@ -124,7 +125,7 @@ async fn configuration_layers_are_defaults_then_file_then_env_then_flags() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("roster.toml"),
-        "listen = \"127.0.0.1:7001\"\ndatabase_url = \"sqlite://file.db\"\ndefault_region = \"GB\"\nmax_body_bytes = 2048\n",
+        "listen = \"127.0.0.1:7001\"\ndatabase_url = \"sqlite://file.db\"\ndefault_region = \"GB\"\nmax_body_bytes = 2048\npg_max_connections = 4\n",
     )
     .unwrap();
 
@@ -160,6 +161,12 @@ async fn configuration_layers_are_defaults_then_file_then_env_then_flags() {
         "file beats default"
     );
     assert_eq!(config["max_body_bytes"].as_integer(), Some(2048));
+    assert_eq!(config["pg_max_connections"].as_integer(), Some(4));
+    assert_eq!(
+        config["pg_acquire_timeout_seconds"].as_integer(),
+        Some(5),
+        "default"
+    );
     assert_eq!(
         config["sqlite_synchronous"].as_str(),
         Some("full"),
@@ -182,6 +189,9 @@ async fn a_bad_configuration_is_refused_with_the_key_named() {
     let (ok, _, stderr) =
         output(roster(dir.path()).args(["config", "--default-region", "XX"])).await;
     assert!(!ok && stderr.contains("default_region"), "{stderr}");
+    let (ok, _, stderr) =
+        output(roster(dir.path()).args(["config", "--pg-max-connections", "0"])).await;
+    assert!(!ok && stderr.contains("pg_max_connections"), "{stderr}");
 }
 
 /// A running `roster serve` and what it printed on start.
