@@ -64,6 +64,51 @@ impl From<bool> for Arg {
     }
 }
 
+/// `LIMIT` and `OFFSET` of a list, as parameters. Offsets are signed 64-bit in SQL; a
+/// larger one is simply past the end.
+pub fn page_args(page: roster_domain::Page) -> [Arg; 2] {
+    [
+        Arg::Int(i64::from(page.limit)),
+        Arg::Int(i64::try_from(page.offset).unwrap_or(i64::MAX)),
+    ]
+}
+
+/// A list query whose WHERE clause grows by the filters present, so the planner can use
+/// the index that fits them. Fragments are literals of this crate; values are bound.
+pub struct Filtered {
+    sql: String,
+    args: Vec<Arg>,
+}
+
+impl Filtered {
+    /// `head` ends in a WHERE clause over `args`.
+    pub fn new(head: &str, args: Vec<Arg>) -> Self {
+        Self {
+            sql: head.to_string(),
+            args,
+        }
+    }
+
+    /// Appends `fragment` (`" AND ..."`), in which `$N` stands for `value`.
+    pub fn and(&mut self, fragment: &str, value: impl Into<Arg>) {
+        self.args.push(value.into());
+        self.sql
+            .push_str(&fragment.replace("$N", &format!("${}", self.args.len())));
+    }
+
+    /// The finished query: ordered, then limited to one page.
+    pub fn page(mut self, order_by: &str, page: roster_domain::Page) -> (Sql, Vec<Arg>) {
+        let n = self.args.len();
+        self.sql.push_str(&format!(
+            " ORDER BY {order_by} LIMIT ${} OFFSET ${}",
+            n + 1,
+            n + 2
+        ));
+        self.args.extend(page_args(page));
+        (self.sql.into(), self.args)
+    }
+}
+
 /// `args![a, b, c]`: a parameter list.
 macro_rules! args {
     ($($value:expr),* $(,)?) => { vec![$($crate::conn::Arg::from($value)),*] };

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::{
     StoreError, StoreResult,
-    conn::{Arg, Conn, args},
+    conn::{Conn, Filtered, args, page_args},
     contacts::{
         identity::{self, Purpose},
         writes::{ensure_user_id_free, insert_row, update_row},
@@ -238,35 +238,24 @@ pub async fn of_contact<C: Conn + ?Sized>(
     let Some(contact) = identity::resolve(conn, app, identity, Purpose::Read).await? else {
         return Ok(Vec::new());
     };
-    let mut sql = String::from(concat!(
-        "SELECT ",
-        event_columns!(),
-        " FROM events e JOIN contacts c ON c.pk = e.contact_pk WHERE e.contact_pk = $1"
-    ));
-    let mut args = args![contact.pk];
-    let mut condition = |fragment: &str, value: Arg| {
-        args.push(value);
-        sql.push_str(&fragment.replace("$N", &format!("${}", args.len())));
-    };
+    let mut filtered = Filtered::new(
+        concat!(
+            "SELECT ",
+            event_columns!(),
+            " FROM events e JOIN contacts c ON c.pk = e.contact_pk WHERE e.contact_pk = $1"
+        ),
+        args![contact.pk],
+    );
     if let Some(event_type) = &query.event_type {
-        condition(" AND e.event_type = $N", event_type.clone().into());
+        filtered.and(" AND e.event_type = $N", event_type.clone());
     }
     if let Some(start) = query.start_date {
-        condition(" AND e.event_date >= $N", start.to_string().into());
+        filtered.and(" AND e.event_date >= $N", start.to_string());
     }
     if let Some(end) = query.end_date {
-        condition(" AND e.event_date <= $N", end.to_string().into());
+        filtered.and(" AND e.event_date <= $N", end.to_string());
     }
-    let n = args.len();
-    sql.push_str(&format!(
-        " ORDER BY e.event_date DESC, e.event_clock DESC, e.pk DESC LIMIT ${} OFFSET ${}",
-        n + 1,
-        n + 2
-    ));
-    args.extend(args![
-        i64::from(page.limit),
-        i64::try_from(page.offset).unwrap_or(i64::MAX)
-    ]);
+    let (sql, args) = filtered.page("e.event_date DESC, e.event_clock DESC, e.pk DESC", page);
     let rows: Vec<EventRow> = conn.fetch_all(sql, args).await?;
     rows.into_iter().map(EventRow::into_event).collect()
 }
@@ -281,11 +270,7 @@ pub async fn catalogue<C: Conn + ?Sized>(
         .fetch_all(
             "SELECT event_type, COUNT(*), MIN(event_date), MAX(event_date) FROM events
              WHERE app_id = $1 GROUP BY event_type ORDER BY event_type LIMIT $2 OFFSET $3",
-            args![
-                app.as_str(),
-                i64::from(page.limit),
-                i64::try_from(page.offset).unwrap_or(i64::MAX)
-            ],
+            [args![app.as_str()], page_args(page).to_vec()].concat(),
         )
         .await?;
     let (Some(first), Some(last)) = (types.first(), types.last()) else {

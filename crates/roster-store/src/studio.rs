@@ -7,12 +7,8 @@ use roster_domain::{
 
 use crate::{
     StoreError, StoreResult,
-    conn::{Arg, Conn, args},
+    conn::{Arg, Conn, Filtered, args, page_args},
 };
-
-fn offset(page: Page) -> i64 {
-    i64::try_from(page.offset).unwrap_or(i64::MAX)
-}
 
 #[derive(sqlx::FromRow)]
 struct LocationRow {
@@ -108,7 +104,7 @@ pub async fn locations<C: Conn + ?Sized>(
             "SELECT public_id, id, name, address, city, state, zip, country, phone, email, timezone,
                 created_date, updated_date
              FROM locations WHERE app_id = $1 ORDER BY pk LIMIT $2 OFFSET $3",
-            args![app.as_str(), i64::from(page.limit), offset(page)],
+            [args![app.as_str()], page_args(page).to_vec()].concat(),
         )
         .await?;
     rows.into_iter().map(LocationRow::into_location).collect()
@@ -247,32 +243,22 @@ pub async fn schedule<C: Conn + ?Sized>(
     query: &ScheduleQuery,
     page: Page,
 ) -> StoreResult<Vec<Class>> {
-    let mut sql = String::from(
+    let mut filtered = Filtered::new(
         "SELECT public_id, id, class_name, description, location_id, staff, start_date, start_time,
             start_clock, end_time, end_clock, capacity, created_date
          FROM classes WHERE app_id = $1",
+        args![app.as_str()],
     );
-    let mut args = args![app.as_str()];
-    let mut condition = |fragment: &str, value: String| {
-        args.push(value.into());
-        sql.push_str(&fragment.replace("$N", &format!("${}", args.len())));
-    };
     if let Some(location) = &query.location_id {
-        condition(" AND location_id = $N", location.clone());
+        filtered.and(" AND location_id = $N", location.clone());
     }
     if let Some(start) = query.start_date {
-        condition(" AND start_date >= $N", start.to_string());
+        filtered.and(" AND start_date >= $N", start.to_string());
     }
     if let Some(end) = query.end_date {
-        condition(" AND start_date <= $N", end.to_string());
+        filtered.and(" AND start_date <= $N", end.to_string());
     }
-    let n = args.len();
-    sql.push_str(&format!(
-        " ORDER BY start_date, start_clock, pk LIMIT ${} OFFSET ${}",
-        n + 1,
-        n + 2
-    ));
-    args.extend(args![i64::from(page.limit), offset(page)]);
+    let (sql, args) = filtered.page("start_date, start_clock, pk", page);
     let rows: Vec<ClassRow> = conn.fetch_all(sql, args).await?;
     rows.into_iter().map(ClassRow::into_class).collect()
 }

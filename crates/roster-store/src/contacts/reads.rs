@@ -7,7 +7,7 @@ use roster_domain::{
 
 use crate::{
     CustomAttribute, StoreError, StoreResult,
-    conn::{Conn, args},
+    conn::{Conn, Filtered, args, page_args},
     rows::{ContactRow, contact_columns},
 };
 
@@ -19,18 +19,16 @@ pub async fn find<C: Conn + ?Sized>(
 ) -> StoreResult<Vec<Contact>> {
     // Only the filters present go into the WHERE clause, so the planner can use the index
     // that fits them; several combine with AND.
-    let mut sql = String::from(concat!(
-        "SELECT ",
-        contact_columns!(),
-        " FROM contacts c WHERE c.app_id = $1"
-    ));
-    let mut args = args![app.as_str()];
-    let mut condition = |fragment: &str, value: String| {
-        args.push(value.into());
-        sql.push_str(&fragment.replace("$N", &format!("${}", args.len())));
-    };
+    let mut query = Filtered::new(
+        concat!(
+            "SELECT ",
+            contact_columns!(),
+            " FROM contacts c WHERE c.app_id = $1"
+        ),
+        args![app.as_str()],
+    );
     if let Some(id) = &filter.id {
-        condition(
+        query.and(
             " AND c.pk = (SELECT pk FROM contacts WHERE app_id = $1 AND id = $N
                  UNION ALL
                  SELECT survivor_pk FROM contact_aliases WHERE app_id = $1 AND retired_id = $N
@@ -39,33 +37,27 @@ pub async fn find<C: Conn + ?Sized>(
         );
     }
     if let Some(user_id) = &filter.user_id {
-        condition(" AND c.user_id = $N", user_id.clone());
+        query.and(" AND c.user_id = $N", user_id.clone());
     }
     if let Some(email) = &filter.email {
-        condition(" AND c.email_lc = $N", email.normalized().to_string());
+        query.and(" AND c.email_lc = $N", email.normalized().to_string());
     }
     if let Some(phone) = &filter.phone {
-        condition(" AND c.phone = $N", phone.to_string());
+        query.and(" AND c.phone = $N", phone.to_string());
     }
     if let Some(since) = filter.updated_since {
-        condition(
+        query.and(
             " AND c.updated_date >= $N",
             since.start_of_day().to_rfc3339(),
         );
     }
     if let Some(since) = filter.event_since {
-        condition(
+        query.and(
             " AND EXISTS (SELECT 1 FROM events e WHERE e.contact_pk = c.pk AND e.event_date >= $N)",
             since.to_string(),
         );
     }
-    let n = args.len();
-    sql.push_str(&format!(
-        " ORDER BY c.pk LIMIT ${} OFFSET ${}",
-        n + 1,
-        n + 2
-    ));
-    args.extend(args![i64::from(page.limit), offset(page)]);
+    let (sql, args) = query.page("c.pk", page);
     contacts(conn.fetch_all(sql, args).await?)
 }
 
@@ -83,7 +75,7 @@ pub async fn sms_optins<C: Conn + ?Sized>(
     contacts(
         conn.fetch_all(
             sql,
-            args![app.as_str(), i64::from(page.limit), offset(page)],
+            [args![app.as_str()], page_args(page).to_vec()].concat(),
         )
         .await?,
     )
@@ -111,13 +103,7 @@ pub async fn optouts<C: Conn + ?Sized>(
     contacts(
         conn.fetch_all(
             sql,
-            args![
-                app.as_str(),
-                sms,
-                email,
-                i64::from(page.limit),
-                offset(page)
-            ],
+            [args![app.as_str(), sms, email], page_args(page).to_vec()].concat(),
         )
         .await?,
     )
@@ -144,9 +130,4 @@ pub async fn custom_attributes<C: Conn + ?Sized>(
 
 fn contacts(rows: Vec<ContactRow>) -> StoreResult<Vec<Contact>> {
     rows.into_iter().map(ContactRow::into_contact).collect()
-}
-
-/// Offsets are signed 64-bit in SQL; a larger one is simply past the end.
-fn offset(page: Page) -> i64 {
-    i64::try_from(page.offset).unwrap_or(i64::MAX)
 }
