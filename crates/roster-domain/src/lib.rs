@@ -11,6 +11,7 @@ pub mod email;
 pub mod error;
 pub mod event;
 pub mod ids;
+pub mod messaging;
 pub mod page;
 pub mod phone;
 pub mod studio;

@@ -7,6 +7,7 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
+use roster_delivery::OutboxError;
 use roster_domain::InputError;
 use roster_store::StoreError;
 use serde::Serialize;
@@ -35,6 +36,10 @@ pub enum ApiError {
     /// The database is momentarily unable to serve; the client should retry.
     #[error("{0}")]
     Unavailable(String),
+    /// The provider refused a message permanently during the inline attempt: the
+    /// contract's "500 only if the provider rejects permanently at request time".
+    #[error("{0}")]
+    ProviderRejected(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -70,7 +75,7 @@ impl ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::ProviderRejected(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }
@@ -94,6 +99,15 @@ impl From<StoreError> for ApiError {
                 Self::Unavailable("the database is busy; retry shortly".into())
             }
             other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<OutboxError> for ApiError {
+    fn from(err: OutboxError) -> Self {
+        match err {
+            OutboxError::Store(err) => err.into(),
+            rejected @ OutboxError::Rejected(_) => Self::ProviderRejected(rejected.to_string()),
         }
     }
 }

@@ -13,5 +13,6 @@ pub mod state;
 pub mod telemetry;
 pub mod wire;
 
+pub use roster_delivery::{DeliverySettings, Outbox};
 pub use settings::ServerSettings;
 pub use startup::Application;

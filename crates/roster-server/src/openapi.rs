@@ -7,7 +7,7 @@ use utoipa::{
     openapi::security::{ApiKey, ApiKeyValue, SecurityScheme},
 };
 
-use crate::routes::{contacts, events, legacy, studio};
+use crate::routes::{contacts, events, legacy, messaging, studio, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -32,6 +32,13 @@ use crate::routes::{contacts, events, legacy, studio};
         studio::new_class,
         studio::remove_class,
         studio::get_class_schedule,
+        messaging::send_sms,
+        messaging::send_email,
+        messaging::optin,
+        messaging::get_messages,
+        messaging::get_consent_history,
+        webhooks::twilio_inbound,
+        webhooks::twilio_status,
         legacy::get_optin_customers,
         legacy::get_optout_customers,
     ),

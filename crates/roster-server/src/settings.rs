@@ -1,5 +1,6 @@
 use std::{net::SocketAddr, time::Duration};
 
+use roster_delivery::DeliverySettings;
 use roster_domain::PhoneRegion;
 
 /// What the HTTP server needs to know; the CLI builds it from the layered configuration.
@@ -12,6 +13,8 @@ pub struct ServerSettings {
     pub default_region: PhoneRegion,
     /// How long in-flight requests may take to finish after shutdown begins.
     pub shutdown_grace: Duration,
+    /// Messaging: providers, retries, workers.
+    pub delivery: DeliverySettings,
 }
 
 impl Default for ServerSettings {
@@ -21,6 +24,7 @@ impl Default for ServerSettings {
             max_body_bytes: 1024 * 1024,
             default_region: PhoneRegion::default(),
             shutdown_grace: Duration::from_secs(30),
+            delivery: DeliverySettings::default(),
         }
     }
 }

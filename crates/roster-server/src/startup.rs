@@ -9,27 +9,33 @@ use roster_store::Store;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use roster_delivery::Outbox;
+
 use crate::{ServerSettings, routes, state::AppState, telemetry};
 
 pub struct Application {
     listener: TcpListener,
     router: Router,
     settings: Arc<ServerSettings>,
+    outbox: Outbox,
 }
 
 impl Application {
     pub async fn build(settings: ServerSettings, store: Arc<dyn Store>) -> std::io::Result<Self> {
         telemetry::init_metrics();
         let listener = TcpListener::bind(settings.listen).await?;
+        let outbox = Outbox::new(store.clone(), settings.delivery.clone());
         let settings = Arc::new(settings);
         let router = routes::router(AppState {
             store,
             settings: settings.clone(),
+            outbox: outbox.clone(),
         });
         Ok(Self {
             listener,
             router,
             settings,
+            outbox,
         })
     }
 
@@ -37,8 +43,36 @@ impl Application {
         self.listener.local_addr()
     }
 
+    /// The delivery service (tests use it to look at the outbox).
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    /// Serves, and runs this node's delivery workers, until `shutdown`; then finishes
+    /// in-flight requests and sends within the grace period.
     pub async fn run_until(self, shutdown: CancellationToken) -> std::io::Result<()> {
         let grace = self.settings.shutdown_grace;
+        let workers = self.outbox.spawn_workers(shutdown.clone());
+        let outbox = self.outbox.clone();
+        let served = self.serve(shutdown, grace).await;
+        let drained = async {
+            let _ = workers.await;
+            outbox.drain().await;
+        };
+        if tokio::time::timeout(grace, drained).await.is_err() {
+            tracing::warn!(
+                ?grace,
+                "shutdown grace period over; unfinished sends will be retried after their lease"
+            );
+        }
+        served
+    }
+
+    async fn serve(
+        self,
+        shutdown: CancellationToken,
+        grace: std::time::Duration,
+    ) -> std::io::Result<()> {
         let server = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown.clone().cancelled_owned());
         tokio::select! {

@@ -1,5 +1,6 @@
 use std::sync::Arc;
 
+use roster_delivery::Outbox;
 use roster_store::Store;
 
 use crate::ServerSettings;
@@ -9,4 +10,5 @@ use crate::ServerSettings;
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub settings: Arc<ServerSettings>,
+    pub outbox: Outbox,
 }

@@ -105,3 +105,13 @@ pub async fn set_secret<C: Conn + ?Sized>(
     }
     Ok(())
 }
+
+pub async fn exists<C: Conn + ?Sized>(conn: &mut C, app: &AppId) -> StoreResult<bool> {
+    let row: Option<(String,)> = conn
+        .fetch_optional(
+            "SELECT app_id FROM apps WHERE app_id = $1",
+            args![app.as_str()],
+        )
+        .await?;
+    Ok(row.is_some())
+}

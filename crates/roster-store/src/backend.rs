@@ -6,15 +6,21 @@ use async_trait::async_trait;
 use roster_domain::{
     ApiKey, AppCredentials, AppId, Class, Contact, ContactFilter, ContactId, ContactIdentity,
     Event, EventTypeSummary, Location, NewClass, NewContact, NewEvent, NewLocation, NewMembership,
-    OptoutChannel, Page, SecretHash,
+    OptoutChannel, Page, SecretHash, Timestamp,
+    messaging::{
+        Claimed, Delivery, KeywordReplies, Lease, Message, MessageFilter, MessagingSettings,
+        Outgoing, ProviderStatus,
+    },
 };
 
 use crate::{
-    AppSummary, CustomAttribute, EventQuery, Include, Related, ScheduleQuery, Store, StoreResult,
-    apps,
+    AppSummary, ConsentRecord, CustomAttribute, EventQuery, Inbound, Include, OptinRequest,
+    Received, Related, ScheduleQuery, Store, StoreResult, apps,
     conn::Conn,
     contacts::{reads, writes},
-    events, memberships, related, studio,
+    events, memberships,
+    messaging::{consent, inbound, outbox, settings},
+    related, studio,
 };
 
 /// How a backend hands out connections: one for reading, a transaction for writing.
@@ -84,6 +90,10 @@ impl<P: Pools> Store for SqlStore<P> {
 
     async fn app_by_api_key(&self, api_key: &str) -> StoreResult<Option<AppCredentials>> {
         apps::by_api_key(&mut *self.pools.read().await?, api_key).await
+    }
+
+    async fn app_exists(&self, app: &AppId) -> StoreResult<bool> {
+        apps::exists(&mut *self.pools.read().await?, app).await
     }
 
     async fn rotate_secret(&self, app: &AppId, secret: &SecretHash) -> StoreResult<()> {
@@ -224,5 +234,110 @@ impl<P: Pools> Store for SqlStore<P> {
         page: Page,
     ) -> StoreResult<Vec<Class>> {
         studio::schedule(&mut *self.pools.read().await?, app, query, page).await
+    }
+
+    async fn messaging_settings(&self, app: &AppId) -> StoreResult<MessagingSettings> {
+        settings::get(&mut *self.pools.read().await?, app).await
+    }
+
+    async fn configure_messaging(
+        &self,
+        app: &AppId,
+        changes: &MessagingSettings,
+    ) -> StoreResult<MessagingSettings> {
+        let mut tx = self.pools.begin_write().await?;
+        let merged = settings::configure(&mut *tx, app, changes).await?;
+        self.pools.commit(tx).await?;
+        Ok(merged)
+    }
+
+    async fn queue_message(
+        &self,
+        app: &AppId,
+        outgoing: &Outgoing,
+        lease: Option<&Lease>,
+    ) -> StoreResult<Message> {
+        let mut tx = self.pools.begin_write().await?;
+        let message = outbox::queue(&mut *tx, app, outgoing, lease, Timestamp::now()).await?;
+        self.pools.commit(tx).await?;
+        Ok(message)
+    }
+
+    async fn start_optin(
+        &self,
+        app: &AppId,
+        request: &OptinRequest,
+        lease: Option<&Lease>,
+    ) -> StoreResult<Option<Message>> {
+        let mut tx = self.pools.begin_write().await?;
+        let message = inbound::start_optin(&mut *tx, app, request, lease, Timestamp::now()).await?;
+        self.pools.commit(tx).await?;
+        Ok(message)
+    }
+
+    async fn receive_sms(
+        &self,
+        app: &AppId,
+        message: &Inbound,
+        replies: &KeywordReplies,
+    ) -> StoreResult<Received> {
+        let mut tx = self.pools.begin_write().await?;
+        let received = inbound::receive(&mut *tx, app, message, replies, Timestamp::now()).await?;
+        self.pools.commit(tx).await?;
+        Ok(received)
+    }
+
+    async fn claim_messages(&self, lease: &Lease, limit: u32) -> StoreResult<Vec<Claimed>> {
+        let mut tx = self.pools.begin_write().await?;
+        let claimed = outbox::claim(&mut *tx, lease, limit, Timestamp::now()).await?;
+        self.pools.commit(tx).await?;
+        Ok(claimed)
+    }
+
+    async fn finish_message(
+        &self,
+        message_id: &str,
+        lease: &Lease,
+        delivery: &Delivery,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pools.begin_write().await?;
+        let recorded =
+            outbox::finish(&mut *tx, message_id, lease, delivery, Timestamp::now()).await?;
+        self.pools.commit(tx).await?;
+        Ok(recorded)
+    }
+
+    async fn provider_status(
+        &self,
+        app: &AppId,
+        provider_id: &str,
+        status: &ProviderStatus,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pools.begin_write().await?;
+        let changed =
+            outbox::provider_status(&mut *tx, app, provider_id, status, Timestamp::now()).await?;
+        self.pools.commit(tx).await?;
+        Ok(changed)
+    }
+
+    async fn messages(
+        &self,
+        app: &AppId,
+        filter: &MessageFilter,
+        page: Page,
+    ) -> StoreResult<Vec<Message>> {
+        outbox::list(&mut *self.pools.read().await?, app, filter, page).await
+    }
+
+    async fn message(&self, app: &AppId, id: &str) -> StoreResult<Option<Message>> {
+        outbox::get(&mut *self.pools.read().await?, app, id).await
+    }
+
+    async fn consent_history(
+        &self,
+        app: &AppId,
+        id: &ContactId,
+    ) -> StoreResult<Option<Vec<ConsentRecord>>> {
+        consent::history(&mut *self.pools.read().await?, app, id).await
     }
 }

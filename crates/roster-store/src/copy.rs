@@ -70,6 +70,7 @@ pub const TABLES: &[Table] = &[
             ("created_date", Text),
             ("updated_date", Text),
             ("last_visit_date", Text),
+            ("sms_pending_date", Text),
         ],
     },
     Table {
@@ -131,10 +132,43 @@ pub const TABLES: &[Table] = &[
             ("capacity", OptInt), ("created_date", Text), ("updated_date", Text),
         ],
     },
+    Table {
+        name: "app_settings",
+        key: &["app_id"],
+        columns: &[("app_id", Text), ("messaging", Text), ("updated_date", Text)],
+    },
+    Table {
+        name: "messages",
+        key: &["pk"],
+        columns: &[
+            ("pk", Int), ("id", Text), ("app_id", Text), ("channel", Text), ("direction", Text),
+            ("contact_pk", OptInt), ("to_addr", Text), ("from_addr", Text), ("from_name", Text),
+            ("reply_to", Text), ("subject", Text), ("text_body", Text), ("html_body", Text),
+            ("status", Text), ("attempts", Int), ("next_attempt_at", Text),
+            ("lease_token", Text), ("provider_id", Text), ("last_error", Text),
+            ("created_date", Text), ("updated_date", Text), ("sent_date", Text),
+        ],
+    },
+    Table {
+        name: "consent_events",
+        key: &["pk"],
+        columns: &[
+            ("pk", Int), ("app_id", Text), ("contact_pk", Int), ("change", Text),
+            ("source", Text), ("created_date", Text),
+        ],
+    },
 ];
 
 /// Tables whose `pk` PostgreSQL generates (an identity column to move past copied ids).
-const GENERATED_PKS: &[&str] = &["contacts", "events", "memberships", "locations", "classes"];
+const GENERATED_PKS: &[&str] = &[
+    "contacts",
+    "events",
+    "memberships",
+    "locations",
+    "classes",
+    "messages",
+    "consent_events",
+];
 
 /// Rows per batch: one destination transaction each.
 const BATCH: usize = 500;

@@ -9,10 +9,16 @@ use async_trait::async_trait;
 use roster_domain::{
     ApiKey, AppCredentials, AppId, Class, Contact, ContactFilter, ContactId, ContactIdentity,
     Event, EventTypeSummary, InputError, Location, NewClass, NewContact, NewEvent, NewLocation,
-    NewMembership, OptoutChannel, Page, SecretHash, Timestamp, attributes::AttributeType,
+    NewMembership, OptoutChannel, Page, SecretHash, Timestamp,
+    attributes::AttributeType,
+    messaging::{
+        Claimed, Delivery, KeywordReplies, Lease, Message, MessageFilter, MessagingSettings,
+        Outgoing, ProviderStatus,
+    },
 };
 
 pub use events::EventQuery;
+pub use messaging::{ConsentRecord, Inbound, OptinRequest, inbound::Received};
 pub use related::{Include, Related};
 pub use studio::ScheduleQuery;
 use thiserror::Error;
@@ -24,6 +30,7 @@ mod contacts;
 pub mod copy;
 pub mod events;
 pub mod memberships;
+pub mod messaging;
 pub mod postgres;
 pub mod related;
 mod rows;
@@ -113,6 +120,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Option<AppId>>;
     async fn list_apps(&self) -> StoreResult<Vec<AppSummary>>;
     async fn app_by_api_key(&self, api_key: &str) -> StoreResult<Option<AppCredentials>>;
+    async fn app_exists(&self, app: &AppId) -> StoreResult<bool>;
     async fn rotate_secret(&self, app: &AppId, secret: &SecretHash) -> StoreResult<()>;
 
     /// newContact: updates the contact the identity rule finds, else creates one.
@@ -179,6 +187,66 @@ pub trait Store: Send + Sync + 'static {
         query: &ScheduleQuery,
         page: Page,
     ) -> StoreResult<Vec<Class>>;
+
+    /// An app's own messaging settings (what `roster apps configure` set).
+    async fn messaging_settings(&self, app: &AppId) -> StoreResult<MessagingSettings>;
+    /// Overlays `changes` on the app's settings; returns the app's settings after.
+    async fn configure_messaging(
+        &self,
+        app: &AppId,
+        changes: &MessagingSettings,
+    ) -> StoreResult<MessagingSettings>;
+    /// Checks consent, renders and queues a message. With `lease`, it is queued already
+    /// claimed by the caller, who attempts it at once.
+    async fn queue_message(
+        &self,
+        app: &AppId,
+        outgoing: &Outgoing,
+        lease: Option<&Lease>,
+    ) -> StoreResult<Message>;
+    /// `optin`: marks the contact pending and queues the request; `None` if already in.
+    async fn start_optin(
+        &self,
+        app: &AppId,
+        request: &OptinRequest,
+        lease: Option<&Lease>,
+    ) -> StoreResult<Option<Message>>;
+    /// An inbound SMS: stored, its keyword applied, its answer queued.
+    async fn receive_sms(
+        &self,
+        app: &AppId,
+        inbound: &Inbound,
+        replies: &KeywordReplies,
+    ) -> StoreResult<Received>;
+    /// Claims due messages of every app for a worker.
+    async fn claim_messages(&self, lease: &Lease, limit: u32) -> StoreResult<Vec<Claimed>>;
+    /// Records an attempt's outcome if `lease` still holds the message.
+    async fn finish_message(
+        &self,
+        message_id: &str,
+        lease: &Lease,
+        delivery: &Delivery,
+    ) -> StoreResult<bool>;
+    /// A provider's delivery status callback.
+    async fn provider_status(
+        &self,
+        app: &AppId,
+        provider_id: &str,
+        status: &ProviderStatus,
+    ) -> StoreResult<bool>;
+    async fn messages(
+        &self,
+        app: &AppId,
+        filter: &MessageFilter,
+        page: Page,
+    ) -> StoreResult<Vec<Message>>;
+    async fn message(&self, app: &AppId, id: &str) -> StoreResult<Option<Message>>;
+    /// A contact's consent changes, oldest first; `None` for an unknown contact.
+    async fn consent_history(
+        &self,
+        app: &AppId,
+        id: &ContactId,
+    ) -> StoreResult<Option<Vec<ConsentRecord>>>;
 }
 
 /// Backend settings; each backend reads its own part.

@@ -82,6 +82,9 @@ pub enum Command {
     /// Manage apps (tenants) and their keys.
     #[command(subcommand)]
     Apps(AppsCommand),
+    /// Look at the outbox and inbound messages.
+    #[command(subcommand)]
+    Messages(MessagesCommand),
     /// Create the database if needed and apply pending migrations.
     Migrate,
     /// Print the effective configuration, secrets redacted.
@@ -113,6 +116,77 @@ pub struct ServeArgs {
     /// Seconds in-flight requests get to finish after SIGTERM or Ctrl-C.
     #[arg(long, env = "ROSTER_SHUTDOWN_GRACE_SECONDS", value_name = "SECONDS")]
     pub shutdown_grace_seconds: Option<u64>,
+    #[command(flatten)]
+    pub messaging: MessagingArgs,
+}
+
+/// Messaging: server-wide provider defaults (apps override them with `roster apps
+/// configure`) and the delivery workers.
+#[derive(Debug, Args, Default, Clone)]
+pub struct MessagingArgs {
+    /// SMS provider: twilio, or log (writes messages to the log).
+    #[arg(long, env = "ROSTER_SMS_PROVIDER", value_name = "PROVIDER")]
+    pub sms_provider: Option<String>,
+    /// Base URL of the Twilio-compatible API.
+    #[arg(long, env = "ROSTER_TWILIO_BASE_URL", value_name = "URL")]
+    pub twilio_base_url: Option<String>,
+    #[arg(long, env = "ROSTER_TWILIO_ACCOUNT_SID", value_name = "SID")]
+    pub twilio_account_sid: Option<String>,
+    #[arg(
+        long,
+        env = "ROSTER_TWILIO_AUTH_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub twilio_auth_token: Option<String>,
+    /// Sender numbers (E.164 or a Messaging Service SID), comma-separated; the first is
+    /// the default.
+    #[arg(long, env = "ROSTER_SMS_FROM", value_name = "NUMBERS")]
+    pub sms_from: Option<String>,
+    /// Email provider: smtp, or log.
+    #[arg(long, env = "ROSTER_EMAIL_PROVIDER", value_name = "PROVIDER")]
+    pub email_provider: Option<String>,
+    #[arg(long, env = "ROSTER_SMTP_HOST", value_name = "HOST")]
+    pub smtp_host: Option<String>,
+    #[arg(long, env = "ROSTER_SMTP_PORT", value_name = "PORT")]
+    pub smtp_port: Option<u16>,
+    /// none, starttls or tls.
+    #[arg(long, env = "ROSTER_SMTP_TLS", value_name = "MODE")]
+    pub smtp_tls: Option<String>,
+    #[arg(long, env = "ROSTER_SMTP_USERNAME", value_name = "USER")]
+    pub smtp_username: Option<String>,
+    #[arg(
+        long,
+        env = "ROSTER_SMTP_PASSWORD",
+        value_name = "PASSWORD",
+        hide_env_values = true
+    )]
+    pub smtp_password: Option<String>,
+    #[arg(long, env = "ROSTER_EMAIL_FROM", value_name = "ADDRESS")]
+    pub email_from: Option<String>,
+    #[arg(long, env = "ROSTER_EMAIL_FROM_NAME", value_name = "NAME")]
+    pub email_from_name: Option<String>,
+    /// The URL providers call back (status callbacks, signature checks).
+    #[arg(long, env = "ROSTER_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+    /// Concurrent sends of this node's delivery workers; 0 disables them here.
+    #[arg(long, env = "ROSTER_WORKERS", value_name = "N")]
+    pub workers: Option<usize>,
+    /// Waits between attempts of a transient failure, e.g. 5s,30s,2m,10m,1h,4h.
+    #[arg(long, env = "ROSTER_RETRY_SCHEDULE", value_name = "WAITS")]
+    pub retry_schedule: Option<String>,
+    /// How long a send request waits for the first attempt (0: queue only).
+    #[arg(long, env = "ROSTER_INLINE_SEND_TIMEOUT_MS", value_name = "MS")]
+    pub inline_send_timeout_ms: Option<u64>,
+    /// A provider call taking longer counts as a transient failure.
+    #[arg(long, env = "ROSTER_PROVIDER_TIMEOUT_SECONDS", value_name = "SECONDS")]
+    pub provider_timeout_seconds: Option<u64>,
+    /// How long a worker's claim on a message lasts (then another may retry it).
+    #[arg(long, env = "ROSTER_DELIVERY_LEASE_SECONDS", value_name = "SECONDS")]
+    pub delivery_lease_seconds: Option<u64>,
+    /// How often idle workers look for due messages.
+    #[arg(long, env = "ROSTER_DELIVERY_POLL_MS", value_name = "MS")]
+    pub delivery_poll_ms: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -136,6 +210,88 @@ pub enum AppsCommand {
     RotateSecret {
         app_id: String,
         /// Print exactly one JSON object {app_id, api_key, secret_key}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set an app's own messaging settings (over the server's); prints the app's
+    /// settings after the change, secrets redacted.
+    Configure {
+        app_id: String,
+        #[command(flatten)]
+        settings: Box<AppMessagingArgs>,
+    },
+}
+
+/// An app's messaging overrides; options not given keep their current value.
+#[derive(Debug, Args, Clone)]
+pub struct AppMessagingArgs {
+    /// twilio or log.
+    #[arg(long, value_name = "PROVIDER")]
+    pub sms_provider: Option<String>,
+    #[arg(long, value_name = "URL")]
+    pub twilio_base_url: Option<String>,
+    #[arg(long, value_name = "SID")]
+    pub twilio_account_sid: Option<String>,
+    #[arg(long, value_name = "TOKEN")]
+    pub twilio_auth_token: Option<String>,
+    /// The app's sender numbers, comma-separated; the first is the default.
+    #[arg(long, value_name = "NUMBERS")]
+    pub sms_from: Option<String>,
+    /// smtp or log.
+    #[arg(long, value_name = "PROVIDER")]
+    pub email_provider: Option<String>,
+    #[arg(long, value_name = "HOST")]
+    pub smtp_host: Option<String>,
+    #[arg(long, value_name = "PORT")]
+    pub smtp_port: Option<u16>,
+    /// none, starttls or tls.
+    #[arg(long, value_name = "MODE")]
+    pub smtp_tls: Option<String>,
+    #[arg(long, value_name = "USER")]
+    pub smtp_username: Option<String>,
+    #[arg(long, value_name = "PASSWORD")]
+    pub smtp_password: Option<String>,
+    #[arg(long, value_name = "ADDRESS")]
+    pub email_from: Option<String>,
+    #[arg(long, value_name = "NAME")]
+    pub email_from_name: Option<String>,
+    /// The double opt-in request `optin` sends.
+    #[arg(long, value_name = "TEXT")]
+    pub optin_text: Option<String>,
+    /// The answer to HELP and INFO.
+    #[arg(long, value_name = "TEXT")]
+    pub help_text: Option<String>,
+    /// The confirmation a STOP gets.
+    #[arg(long, value_name = "TEXT")]
+    pub optout_text: Option<String>,
+    /// The confirmation of START and YES.
+    #[arg(long, value_name = "TEXT")]
+    pub optin_confirmation_text: Option<String>,
+    /// Minimum age (by dob) for `optin`.
+    #[arg(long, value_name = "YEARS")]
+    pub min_age: Option<u32>,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MessagesCommand {
+    /// List an app's messages, oldest first.
+    List {
+        #[arg(long = "app", value_name = "APP_ID")]
+        app_id: String,
+        /// queued, sending, sent, delivered, failed or received.
+        #[arg(long)]
+        status: Option<String>,
+        /// sms or email.
+        #[arg(long)]
+        channel: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        #[arg(long, default_value_t = 0)]
+        offset: u64,
+        /// One JSON object per line.
         #[arg(long)]
         json: bool,
     },

@@ -4,7 +4,11 @@
 
 use std::{net::SocketAddr, path::Path, time::Duration};
 
-use roster_domain::PhoneRegion;
+use roster_domain::{
+    PhoneRegion,
+    messaging::{MessagingSettings, RetrySchedule},
+};
+use roster_server::DeliverySettings;
 use roster_server::ServerSettings;
 use roster_store::{PgOptions, StoreOptions, Synchronous};
 use serde::{Deserialize, Serialize};
@@ -28,45 +32,61 @@ pub enum ConfigError {
     Invalid { key: &'static str, message: String },
 }
 
-/// One source of settings; `None` means "this source does not say".
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Layer {
-    listen: Option<String>,
-    database_url: Option<String>,
-    log_format: Option<LogFormat>,
-    log_level: Option<String>,
-    max_body_bytes: Option<usize>,
-    default_region: Option<String>,
-    sqlite_synchronous: Option<String>,
-    shutdown_grace_seconds: Option<u64>,
-    pg_max_connections: Option<u32>,
-    pg_acquire_timeout_seconds: Option<u64>,
-    pg_statement_timeout_seconds: Option<u64>,
+/// Declares [`Layer`], one source of settings (`None`: "this source does not say"), and
+/// how a higher layer overrides a lower one, key by key.
+macro_rules! layer {
+    ($($field:ident: $ty:ty),* $(,)?) => {
+        #[derive(Debug, Default, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Layer {
+            $($field: Option<$ty>,)*
+        }
+
+        impl Layer {
+            fn over(self, lower: Layer) -> Layer {
+                Layer { $($field: self.$field.or(lower.$field),)* }
+            }
+        }
+    };
+}
+
+layer! {
+    listen: String,
+    database_url: String,
+    log_format: LogFormat,
+    log_level: String,
+    max_body_bytes: usize,
+    default_region: String,
+    sqlite_synchronous: String,
+    shutdown_grace_seconds: u64,
+    pg_max_connections: u32,
+    pg_acquire_timeout_seconds: u64,
+    pg_statement_timeout_seconds: u64,
+    sms_provider: String,
+    twilio_base_url: String,
+    twilio_account_sid: String,
+    twilio_auth_token: String,
+    sms_from: String,
+    email_provider: String,
+    smtp_host: String,
+    smtp_port: u16,
+    smtp_tls: String,
+    smtp_username: String,
+    smtp_password: String,
+    email_from: String,
+    email_from_name: String,
+    public_url: String,
+    workers: usize,
+    retry_schedule: String,
+    inline_send_timeout_ms: u64,
+    provider_timeout_seconds: u64,
+    delivery_lease_seconds: u64,
+    delivery_poll_ms: u64,
 }
 
 impl Layer {
-    fn over(self, lower: Layer) -> Layer {
-        Layer {
-            listen: self.listen.or(lower.listen),
-            database_url: self.database_url.or(lower.database_url),
-            log_format: self.log_format.or(lower.log_format),
-            log_level: self.log_level.or(lower.log_level),
-            max_body_bytes: self.max_body_bytes.or(lower.max_body_bytes),
-            default_region: self.default_region.or(lower.default_region),
-            sqlite_synchronous: self.sqlite_synchronous.or(lower.sqlite_synchronous),
-            shutdown_grace_seconds: self.shutdown_grace_seconds.or(lower.shutdown_grace_seconds),
-            pg_max_connections: self.pg_max_connections.or(lower.pg_max_connections),
-            pg_acquire_timeout_seconds: self
-                .pg_acquire_timeout_seconds
-                .or(lower.pg_acquire_timeout_seconds),
-            pg_statement_timeout_seconds: self
-                .pg_statement_timeout_seconds
-                .or(lower.pg_statement_timeout_seconds),
-        }
-    }
-
     fn from_args(global: &GlobalArgs, serve: &ServeArgs) -> Layer {
+        let m = serve.messaging.clone();
         Layer {
             listen: serve.listen.clone(),
             database_url: global.database_url.clone(),
@@ -79,6 +99,26 @@ impl Layer {
             pg_max_connections: global.pg_max_connections,
             pg_acquire_timeout_seconds: global.pg_acquire_timeout_seconds,
             pg_statement_timeout_seconds: global.pg_statement_timeout_seconds,
+            sms_provider: m.sms_provider,
+            twilio_base_url: m.twilio_base_url,
+            twilio_account_sid: m.twilio_account_sid,
+            twilio_auth_token: m.twilio_auth_token,
+            sms_from: m.sms_from,
+            email_provider: m.email_provider,
+            smtp_host: m.smtp_host,
+            smtp_port: m.smtp_port,
+            smtp_tls: m.smtp_tls,
+            smtp_username: m.smtp_username,
+            smtp_password: m.smtp_password,
+            email_from: m.email_from,
+            email_from_name: m.email_from_name,
+            public_url: m.public_url,
+            workers: m.workers,
+            retry_schedule: m.retry_schedule,
+            inline_send_timeout_ms: m.inline_send_timeout_ms,
+            provider_timeout_seconds: m.provider_timeout_seconds,
+            delivery_lease_seconds: m.delivery_lease_seconds,
+            delivery_poll_ms: m.delivery_poll_ms,
         }
     }
 
@@ -112,6 +152,18 @@ pub struct Config {
     pub pg_max_connections: u32,
     pub pg_acquire_timeout_seconds: u64,
     pub pg_statement_timeout_seconds: u64,
+    /// Provider settings (printed flat, secrets redacted, by `to_redacted_toml`).
+    #[serde(skip)]
+    pub messaging: MessagingSettings,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+    pub workers: usize,
+    #[serde(serialize_with = "display")]
+    pub retry_schedule: RetrySchedule,
+    pub inline_send_timeout_ms: u64,
+    pub provider_timeout_seconds: u64,
+    pub delivery_lease_seconds: u64,
+    pub delivery_poll_ms: u64,
 }
 
 impl Config {
@@ -125,6 +177,7 @@ impl Config {
 
     fn resolve(layer: Layer) -> Result<Config, ConfigError> {
         let invalid = |key, message: String| ConfigError::Invalid { key, message };
+        let messaging = messaging_settings(&layer)?;
         let listen = layer.listen.unwrap_or_else(|| "127.0.0.1:8080".into());
         Ok(Config {
             listen: listen.parse().map_err(|_| {
@@ -162,6 +215,36 @@ impl Config {
             },
             pg_acquire_timeout_seconds: layer.pg_acquire_timeout_seconds.unwrap_or(5),
             pg_statement_timeout_seconds: layer.pg_statement_timeout_seconds.unwrap_or(30),
+            messaging,
+            public_url: layer.public_url.clone(),
+            workers: layer.workers.unwrap_or(4),
+            retry_schedule: match &layer.retry_schedule {
+                Some(raw) => RetrySchedule::parse(raw).map_err(|m| invalid("retry_schedule", m))?,
+                None => RetrySchedule::default(),
+            },
+            inline_send_timeout_ms: layer.inline_send_timeout_ms.unwrap_or(3000),
+            provider_timeout_seconds: match layer.provider_timeout_seconds.unwrap_or(10) {
+                0 => {
+                    return Err(invalid(
+                        "provider_timeout_seconds",
+                        "must be greater than 0".into(),
+                    ));
+                }
+                n => n,
+            },
+            delivery_lease_seconds: {
+                let lease = layer.delivery_lease_seconds.unwrap_or(60);
+                // A lease shorter than a provider call would let a second worker take a
+                // message that is still being sent.
+                if lease <= layer.provider_timeout_seconds.unwrap_or(10) {
+                    return Err(invalid(
+                        "delivery_lease_seconds",
+                        "must be longer than provider_timeout_seconds".into(),
+                    ));
+                }
+                lease
+            },
+            delivery_poll_ms: layer.delivery_poll_ms.unwrap_or(1000).max(10),
         })
     }
 
@@ -171,6 +254,16 @@ impl Config {
             max_body_bytes: self.max_body_bytes,
             default_region: self.default_region,
             shutdown_grace: Duration::from_secs(self.shutdown_grace_seconds),
+            delivery: DeliverySettings {
+                defaults: self.messaging.clone(),
+                retry: self.retry_schedule.clone(),
+                inline_timeout: Duration::from_millis(self.inline_send_timeout_ms),
+                provider_timeout: Duration::from_secs(self.provider_timeout_seconds),
+                lease: Duration::from_secs(self.delivery_lease_seconds),
+                workers: self.workers,
+                poll_interval: Duration::from_millis(self.delivery_poll_ms),
+                public_url: self.public_url.clone(),
+            },
         }
     }
 
@@ -185,11 +278,61 @@ impl Config {
         options
     }
 
-    /// TOML, with any password in the database URL replaced.
+    /// TOML, with any password in the database URL and every provider secret replaced.
     pub fn to_redacted_toml(&self) -> String {
-        toml::to_string(self)
-            .unwrap_or_else(|err| format!("# cannot render configuration: {err}\n"))
+        let render = || -> Result<String, toml::ser::Error> {
+            let mut table = toml::Table::try_from(self)?;
+            let mut messaging = toml::Table::try_from(self.messaging.redacted())?;
+            // The configuration takes sender numbers as one comma-separated value.
+            if let Some(numbers) = self.messaging.sms_from.as_ref() {
+                messaging.insert("sms_from".into(), numbers.join(",").into());
+            }
+            table.extend(messaging);
+            toml::to_string(&table)
+        };
+        render().unwrap_or_else(|err| format!("# cannot render configuration: {err}\n"))
     }
+}
+
+/// The server-wide messaging defaults of a layer, each value checked.
+fn messaging_settings(layer: &Layer) -> Result<MessagingSettings, ConfigError> {
+    fn choice<T: serde::de::DeserializeOwned>(
+        key: &'static str,
+        raw: &Option<String>,
+        allowed: &str,
+    ) -> Result<Option<T>, ConfigError> {
+        raw.as_deref()
+            .map(|value| {
+                serde_json::from_value(serde_json::Value::String(value.trim().to_lowercase()))
+                    .map_err(|_| ConfigError::Invalid {
+                        key,
+                        message: format!("{value:?} is not one of {allowed}"),
+                    })
+            })
+            .transpose()
+    }
+    Ok(MessagingSettings {
+        sms_provider: choice("sms_provider", &layer.sms_provider, "twilio, log")?,
+        twilio_base_url: layer.twilio_base_url.clone(),
+        twilio_account_sid: layer.twilio_account_sid.clone(),
+        twilio_auth_token: layer.twilio_auth_token.clone(),
+        sms_from: layer.sms_from.as_deref().map(|list| {
+            list.split(',')
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map(String::from)
+                .collect()
+        }),
+        email_provider: choice("email_provider", &layer.email_provider, "smtp, log")?,
+        smtp_host: layer.smtp_host.clone(),
+        smtp_port: layer.smtp_port,
+        smtp_tls: choice("smtp_tls", &layer.smtp_tls, "none, starttls, tls")?,
+        smtp_username: layer.smtp_username.clone(),
+        smtp_password: layer.smtp_password.clone(),
+        email_from: layer.email_from.clone(),
+        email_from_name: layer.email_from_name.clone(),
+        ..MessagingSettings::default()
+    })
 }
 
 fn display<T: std::fmt::Display, S: serde::Serializer>(value: &T, s: S) -> Result<S::Ok, S::Error> {

@@ -21,8 +21,10 @@ use crate::{
 pub mod contacts;
 pub mod events;
 pub mod legacy;
+pub mod messaging;
 pub mod ops;
 pub mod studio;
+pub mod webhooks;
 
 /// The error responses every authenticated endpoint may give.
 #[derive(IntoResponses)]
@@ -65,13 +67,29 @@ pub fn router(state: AppState) -> Router {
         .route("/getLocations", post(studio::get_locations))
         .route("/newClass", post(studio::new_class))
         .route("/removeClass", post(studio::remove_class))
-        .route("/getClassSchedule", post(studio::get_class_schedule));
+        .route("/getClassSchedule", post(studio::get_class_schedule))
+        .route("/sendSmsNotification/{app_id}", post(messaging::send_sms))
+        .route(
+            "/sendEmailNotification/{app_id}",
+            post(messaging::send_email),
+        )
+        .route("/optin", post(messaging::optin))
+        .route("/getMessages", post(messaging::get_messages))
+        .route("/getConsentHistory", post(messaging::get_consent_history));
     let v1 = Router::new()
         .route("/getOptinCustomers", post(legacy::get_optin_customers))
         .route("/getOptoutCustomers", post(legacy::get_optout_customers));
     Router::new()
         .nest(V2, v2)
         .nest("/v1/ExternalApi", v1)
+        .route(
+            "/webhooks/twilio/{app_id}/inbound",
+            post(webhooks::twilio_inbound),
+        )
+        .route(
+            "/webhooks/twilio/{app_id}/status",
+            post(webhooks::twilio_status),
+        )
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

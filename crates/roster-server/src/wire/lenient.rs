@@ -32,6 +32,31 @@ pub fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::
     }
 }
 
+/// Longest message body (an email's HTML), in characters.
+pub const MAX_BODY_LEN: usize = 200_000;
+
+/// A message body: a string kept as written (line breaks and all); blank is "not given".
+pub fn opt_body<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    match Value::deserialize(d)? {
+        Value::Null => Ok(None),
+        Value::String(s) => {
+            if s.chars().count() > MAX_BODY_LEN {
+                return Err(D::Error::custom(format!(
+                    "longer than {MAX_BODY_LEN} characters"
+                )));
+            }
+            if has_control_characters(&s) {
+                return Err(D::Error::custom("contains control characters"));
+            }
+            Ok((!s.trim().is_empty()).then_some(s))
+        }
+        other => Err(D::Error::custom(format!(
+            "expected a string, found {}",
+            kind(&other)
+        ))),
+    }
+}
+
 /// `true`/`false`, `1`/`0`, or those as strings (also `yes`/`no`).
 pub fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
     let invalid = |found: &str| D::Error::custom(format!("expected a boolean, found {found}"));

@@ -7,6 +7,7 @@ pub mod events;
 pub mod identity;
 pub mod lenient;
 pub mod members;
+pub mod messaging;
 pub mod studio;
 
 /// Implements [`crate::extract::AppScoped`] for bodies with an `app_id: Option<String>`.

@@ -2,13 +2,15 @@
 //! that the backend opened; the rules of what changes live in `roster_domain`.
 
 use roster_domain::{
-    AppId, Contact, ContactId, InputError, NewContact, Timestamp, attributes::AttributeType,
+    AppId, Consent, Contact, ContactId, InputError, NewContact, Timestamp,
+    attributes::AttributeType, messaging::ConsentSource,
 };
 
 use super::identity::{self, Purpose, load, pk_of};
 use crate::{
     StoreError, StoreResult,
     conn::{Conn, args},
+    messaging::consent,
     rows::contact_values,
 };
 
@@ -23,6 +25,7 @@ pub async fn upsert<C: Conn + ?Sized>(
         .await?;
     let id = match identity::resolve(conn, app, &identity, Purpose::Write).await? {
         Some(mut stored) => {
+            let before = stored.contact.consent.clone();
             request.apply_to(&mut stored.contact, now);
             ensure_user_id_free(
                 conn,
@@ -32,12 +35,32 @@ pub async fn upsert<C: Conn + ?Sized>(
             )
             .await?;
             update_row(conn, stored.pk, &stored.contact).await?;
+            consent::record_diff(
+                conn,
+                app,
+                stored.pk,
+                &before,
+                &stored.contact.consent,
+                ConsentSource::Api,
+                now,
+            )
+            .await?;
             stored.contact.id
         }
         None => {
             let contact = request.create(ContactId::generate(now.datetime()), now);
             ensure_user_id_free(conn, app, contact.user_id.as_deref(), None).await?;
-            insert_row(conn, app, &contact).await?;
+            let pk = insert_row(conn, app, &contact).await?;
+            consent::record_diff(
+                conn,
+                app,
+                pk,
+                &Consent::default(),
+                &contact.consent,
+                ConsentSource::Api,
+                now,
+            )
+            .await?;
             contact.id
         }
     };
@@ -105,11 +128,23 @@ pub async fn merge<C: Conn + ?Sized>(
     // Delete first: the survivor may take over the retired contact's unique user_id.
     conn.execute("DELETE FROM contacts WHERE pk = $1", args![retired.pk])
         .await?;
-    survivor.contact.absorb(retired.contact, Timestamp::now());
-    update_row(conn, survivor.pk, &survivor.contact).await
+    let now = Timestamp::now();
+    let before = survivor.contact.consent.clone();
+    survivor.contact.absorb(retired.contact, now);
+    update_row(conn, survivor.pk, &survivor.contact).await?;
+    consent::record_diff(
+        conn,
+        app,
+        survivor.pk,
+        &before,
+        &survivor.contact.consent,
+        ConsentSource::Merge,
+        now,
+    )
+    .await
 }
 
-/// Events and memberships follow a merge to the survivor; where both hold a membership
+/// Events, memberships, messages and consent history follow a merge to the survivor; where both hold a membership
 /// with the same id, the survivor's stays.
 async fn move_activity<C: Conn + ?Sized>(
     conn: &mut C,
@@ -127,11 +162,13 @@ async fn move_activity<C: Conn + ?Sized>(
         args![to_pk, from_pk],
     )
     .await?;
-    conn.execute(
+    for sql in [
         "UPDATE memberships SET contact_pk = $1 WHERE contact_pk = $2",
-        args![to_pk, from_pk],
-    )
-    .await?;
+        "UPDATE messages SET contact_pk = $1 WHERE contact_pk = $2",
+        "UPDATE consent_events SET contact_pk = $1 WHERE contact_pk = $2",
+    ] {
+        conn.execute(sql, args![to_pk, from_pk]).await?;
+    }
     Ok(())
 }
 

@@ -1,11 +1,18 @@
 //! `roster apps ...`: create apps, list them, rotate their secrets.
 
-use roster_domain::{AppId, NewAppKeys, SecretHash, app::generate_secret};
+use roster_domain::{
+    AppId, Email, NewAppKeys, SecretHash,
+    app::generate_secret,
+    messaging::{MessagingSettings, Template},
+};
 use roster_store::Store;
 use serde_json::json;
 
 use super::{CommandResult, open_store};
-use crate::{cli::AppsCommand, config::Config};
+use crate::{
+    cli::{AppMessagingArgs, AppsCommand},
+    config::Config,
+};
 
 pub async fn run(config: &Config, command: AppsCommand) -> CommandResult {
     let store = open_store(config).await?;
@@ -30,8 +37,71 @@ pub async fn run(config: &Config, command: AppsCommand) -> CommandResult {
                 .unwrap_or_default();
             print_keys(&app_id, &api_key, &secret, json);
         }
+        AppsCommand::Configure { app_id, settings } => {
+            let app_id = AppId::new(app_id);
+            let changes = app_messaging(&settings)?;
+            let stored = store.configure_messaging(&app_id, &changes).await?;
+            let shown = stored.redacted();
+            if settings.json {
+                println!("{}", serde_json::to_string(&shown)?);
+            } else {
+                println!("messaging settings of app {app_id} (the server's apply where unset):");
+                print!("{}", toml::to_string(&shown)?);
+            }
+        }
     }
     Ok(())
+}
+
+/// The settings `roster apps configure` was given, each checked before anything is saved.
+fn app_messaging(args: &AppMessagingArgs) -> Result<MessagingSettings, String> {
+    fn choice<T: serde::de::DeserializeOwned>(
+        flag: &str,
+        raw: &Option<String>,
+        allowed: &str,
+    ) -> Result<Option<T>, String> {
+        raw.as_deref()
+            .map(|value| {
+                serde_json::from_value(serde_json::Value::String(value.trim().to_lowercase()))
+                    .map_err(|_| format!("--{flag}: {value:?} is not one of {allowed}"))
+            })
+            .transpose()
+    }
+    fn text(flag: &str, raw: &Option<String>) -> Result<Option<String>, String> {
+        if let Some(raw) = raw {
+            Template::parse(flag, raw).map_err(|e| format!("--{flag}: {e}"))?;
+        }
+        Ok(raw.clone())
+    }
+    if let Some(address) = &args.email_from {
+        Email::parse("email_from", address).map_err(|e| format!("--email-from: {e}"))?;
+    }
+    Ok(MessagingSettings {
+        sms_provider: choice("sms-provider", &args.sms_provider, "twilio, log")?,
+        twilio_base_url: args.twilio_base_url.clone(),
+        twilio_account_sid: args.twilio_account_sid.clone(),
+        twilio_auth_token: args.twilio_auth_token.clone(),
+        sms_from: args.sms_from.as_deref().map(|list| {
+            list.split(',')
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map(String::from)
+                .collect()
+        }),
+        email_provider: choice("email-provider", &args.email_provider, "smtp, log")?,
+        smtp_host: args.smtp_host.clone(),
+        smtp_port: args.smtp_port,
+        smtp_tls: choice("smtp-tls", &args.smtp_tls, "none, starttls, tls")?,
+        smtp_username: args.smtp_username.clone(),
+        smtp_password: args.smtp_password.clone(),
+        email_from: args.email_from.clone(),
+        email_from_name: args.email_from_name.clone(),
+        optin_text: text("optin-text", &args.optin_text)?,
+        help_text: text("help-text", &args.help_text)?,
+        optout_text: text("optout-text", &args.optout_text)?,
+        optin_confirmation_text: text("optin-confirmation-text", &args.optin_confirmation_text)?,
+        min_age: args.min_age,
+    })
 }
 
 pub async fn create_app(

@@ -1,5 +1,6 @@
 mod apps;
 mod copy;
+mod messages;
 mod serve;
 
 use std::sync::Arc;
@@ -25,6 +26,7 @@ pub async fn run(cli: Cli) -> CommandResult {
     match cli.command {
         Command::Serve(_) => serve::run(&config).await,
         Command::Apps(command) => apps::run(&config, command).await,
+        Command::Messages(command) => messages::run(&config, command).await,
         Command::Migrate => {
             open_store(&config).await?;
             println!(

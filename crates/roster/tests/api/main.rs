@@ -9,6 +9,7 @@ mod cluster;
 mod contacts;
 mod copy;
 mod events;
+mod fakes;
 mod identity;
 mod merge;
 mod ops;

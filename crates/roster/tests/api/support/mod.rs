@@ -2,6 +2,8 @@
 //! with one app, and offers a small client for the contract's endpoints.
 
 mod db;
+pub mod smtp;
+pub mod twilio;
 
 pub use db::{TestDb, require_postgres};
 
