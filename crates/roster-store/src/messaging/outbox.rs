@@ -123,7 +123,10 @@ pub async fn queue<C: Conn + ?Sized>(
         ),
         None => owner(outgoing.channel, &holders),
     };
-    let rendered = render(conn, app, outgoing, contact_pk).await?;
+    // Placeholders are filled only for the contact `_id` names: a number shared by
+    // several records must not pick whose name goes into the text.
+    let named = outgoing.contact.as_ref().and(contact_pk);
+    let rendered = render(conn, app, outgoing, named).await?;
     let message = Message {
         id: new_object_id(now.datetime()),
         app_id: app.clone(),

@@ -2,6 +2,7 @@
 //! with one app, and offers a small client for the contract's endpoints.
 
 mod db;
+pub mod messaging;
 pub mod smtp;
 pub mod twilio;
 
