@@ -44,6 +44,8 @@ async fn every_command_has_help() {
         vec!["apps", "create", "--help"],
         vec!["apps", "list", "--help"],
         vec!["apps", "rotate-secret", "--help"],
+        vec!["apps", "configure", "--help"],
+        vec!["messages", "list", "--help"],
         vec!["migrate", "--help"],
         vec!["config", "--help"],
         vec!["copy", "--help"],
@@ -202,8 +204,14 @@ pub struct Served {
 }
 
 pub async fn serve(db: &TestDb) -> Served {
+    serve_with(db, &[]).await
+}
+
+/// `roster serve` with extra environment (ROSTER_* settings).
+pub async fn serve_with(db: &TestDb, env: &[(&str, String)]) -> Served {
     let mut child = roster(db.dir.path())
         .args(["serve", "--listen", "127.0.0.1:0", "--database", &db.url])
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -239,7 +247,7 @@ pub fn printed_value(printed: &str, key: &str) -> String {
 }
 
 pub async fn create_contact(base: &str, printed: &str, first_name: &str) -> StatusCode {
-    reqwest::Client::new()
+    crate::support::http()
         .post(format!("{base}/v2/ExternalApi/newContact"))
         .header("X-API-KEY", printed_value(printed, "api_key"))
         .header("X-SECRET-KEY", printed_value(printed, "secret_key"))
@@ -352,4 +360,179 @@ async fn json_logs_are_one_object_per_line() {
         "{entry}"
     );
     child.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn apps_configure_sets_messaging_and_never_prints_secrets() {
+    let db = TestDb::create().await;
+    let dir = db.dir.path();
+    let (ok, created, stderr) = output(roster(dir).args([
+        "apps",
+        "create",
+        "--name",
+        "A",
+        "--json",
+        "--database",
+        &db.url,
+    ]))
+    .await;
+    assert!(ok, "{stderr}");
+    let app_id = serde_json::from_str::<serde_json::Value>(&created).unwrap()["app_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let (ok, stdout, stderr) = output(roster(dir).args([
+        "apps",
+        "configure",
+        &app_id,
+        "--database",
+        &db.url,
+        "--sms-provider",
+        "twilio",
+        "--twilio-auth-token",
+        "tok-SECRET-123",
+        "--sms-from",
+        "+15550001111, +15550002222",
+        "--min-age",
+        "18",
+        "--json",
+    ]))
+    .await;
+    assert!(ok, "{stderr}");
+    let shown: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(shown["sms_provider"], "twilio");
+    assert_eq!(shown["sms_from"], json!(["+15550001111", "+15550002222"]));
+    assert_eq!(shown["min_age"], 18);
+    assert_eq!(shown["twilio_auth_token"], "<redacted>");
+    assert!(!stdout.contains("SECRET"));
+    // A second call changes only what it names.
+    let (ok, stdout, _) = output(roster(dir).args([
+        "apps",
+        "configure",
+        &app_id,
+        "--database",
+        &db.url,
+        "--help-text",
+        "Call us",
+        "--json",
+    ]))
+    .await;
+    assert!(ok);
+    let shown: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        (shown["help_text"].as_str(), shown["min_age"].as_u64()),
+        (Some("Call us"), Some(18))
+    );
+
+    for (args, says) in [
+        (vec!["--sms-provider", "carrier-pigeon"], "sms-provider"),
+        (vec!["--optin-text", "Hi {{first_name"], "optin-text"),
+        (vec!["--email-from", "nope"], "email-from"),
+    ] {
+        let (ok, _, stderr) = output(
+            roster(dir)
+                .args(["apps", "configure", &app_id, "--database", &db.url])
+                .args(&args),
+        )
+        .await;
+        assert!(!ok && stderr.contains(says), "{args:?}: {stderr}");
+    }
+    let (ok, _, stderr) = output(roster(dir).args([
+        "apps",
+        "configure",
+        "424242",
+        "--database",
+        &db.url,
+        "--min-age",
+        "1",
+    ]))
+    .await;
+    assert!(!ok && stderr.contains("424242"), "{stderr}");
+
+    let (ok, config, _) = output(
+        roster(dir)
+            .args(["config"])
+            .env("ROSTER_TWILIO_AUTH_TOKEN", "env-SECRET-456")
+            .env("ROSTER_SMTP_PASSWORD", "smtp-SECRET-789")
+            .env("ROSTER_SMS_FROM", "+15550001111"),
+    )
+    .await;
+    assert!(ok);
+    assert!(!config.contains("SECRET"), "{config}");
+    assert!(
+        config.contains("twilio_auth_token = \"<redacted>\""),
+        "{config}"
+    );
+    assert!(config.contains("sms_from = \"+15550001111\""), "{config}");
+    let (ok, _, stderr) = output(roster(dir).args([
+        "config",
+        "--delivery-lease-seconds",
+        "5",
+        "--provider-timeout-seconds",
+        "10",
+    ]))
+    .await;
+    assert!(!ok && stderr.contains("delivery_lease_seconds"), "{stderr}");
+}
+
+#[tokio::test]
+async fn messages_list_shows_the_outbox() {
+    let db = TestDb::create().await;
+    let served = serve(&db).await;
+    let printed = &served.printed;
+    let app_id = printed_value(printed, "app_id");
+    let client = crate::support::http();
+    let post = |path: String, body: serde_json::Value| {
+        client
+            .post(format!("{}/v2/ExternalApi/{path}", served.base))
+            .header("X-API-KEY", printed_value(printed, "api_key"))
+            .header("X-SECRET-KEY", printed_value(printed, "secret_key"))
+            .json(&body)
+            .send()
+    };
+    let status = post("newContact".into(), json!({"app_id": app_id, "first_name": "A", "last_name": "B", "phone": "+14155550400", "optin_sms": true}))
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, StatusCode::OK);
+    let reply: serde_json::Value = post(
+        format!("sendSmsNotification/{app_id}"),
+        json!({"to_number": "+14155550400", "message": "logged"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(reply["service_type"], "log", "{reply}");
+    assert_eq!(reply["delivery_status"], "sent", "{reply}");
+
+    let (ok, stdout, stderr) = output(roster(db.dir.path()).args([
+        "messages",
+        "list",
+        "--app",
+        &app_id,
+        "--json",
+        "--database",
+        &db.url,
+    ]))
+    .await;
+    assert!(ok, "{stderr}");
+    let line: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(line["to"], "+14155550400");
+    assert_eq!(line["status"], "sent");
+    assert_eq!(line["_id"], reply["_id"]);
+    let (ok, _, stderr) = output(roster(db.dir.path()).args([
+        "messages",
+        "list",
+        "--app",
+        &app_id,
+        "--status",
+        "lost",
+        "--database",
+        &db.url,
+    ]))
+    .await;
+    assert!(!ok && stderr.contains("status"), "{stderr}");
 }

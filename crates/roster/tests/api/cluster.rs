@@ -20,7 +20,7 @@ impl Node<'_> {
     async fn post(&self, endpoint: &str, mut body: Value) -> (StatusCode, Value) {
         let printed = &self.keys.printed;
         body["app_id"] = json!(printed_value(printed, "app_id"));
-        let response = reqwest::Client::new()
+        let response = crate::support::http()
             .post(format!("{}/v2/ExternalApi/{endpoint}", self.served.base))
             .header("X-API-KEY", printed_value(printed, "api_key"))
             .header("X-SECRET-KEY", printed_value(printed, "secret_key"))

@@ -165,7 +165,7 @@ async fn post_sms(
         twilio.base_url(),
         auth.0
     );
-    let mut request = reqwest::Client::new()
+    let mut request = crate::support::http()
         .post(url)
         .basic_auth(auth.0, Some(auth.1))
         .form(form);
@@ -250,7 +250,7 @@ async fn twilio_refuses_bad_auth_and_missing_parameters() {
         json!({"code": 20003, "message": "Authenticate",
                "more_info": "https://www.twilio.com/docs/errors/20003", "status": 401})
     );
-    let unauthenticated = reqwest::Client::new()
+    let unauthenticated = crate::support::http()
         .post(format!(
             "{}/2010-04-01/Accounts/{SID}/Messages.json",
             twilio.base_url()
@@ -345,7 +345,7 @@ async fn twilio_survives_clients_hanging_up() {
 
     // A slow answer the client gives up on: the message was still taken.
     twilio.push_fault(Fault::Delay(Duration::from_millis(500)));
-    let timed_out = reqwest::Client::new()
+    let timed_out = crate::support::http()
         .post(format!(
             "{}/2010-04-01/Accounts/{SID}/Messages.json",
             twilio.base_url()

@@ -115,3 +115,20 @@ fn hex_suffix() -> String {
     let id = roster_domain::ContactId::generate(time::OffsetDateTime::now_utc());
     id.as_str()[8..].to_string()
 }
+
+/// For tests that need a service the machine may lack (named by an environment variable,
+/// e.g. `TEST_TWILIO_PRISM_URL`): its value, or `None` after saying loudly that the test
+/// is skipped. With `ROSTER_REQUIRE_SERVICES=1` (CI) a missing service fails the test.
+pub fn require_service(variable: &str, test: &str) -> Option<String> {
+    let value = std::env::var(variable).ok().filter(|v| !v.is_empty());
+    if value.is_none() {
+        if std::env::var("ROSTER_REQUIRE_SERVICES").as_deref() == Ok("1") {
+            panic!("{test} needs {variable} and ROSTER_REQUIRE_SERVICES=1 is set");
+        }
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED {test}: it needs {variable} (`.ci/run` starts the service and sets it)"
+        );
+    }
+    value
+}

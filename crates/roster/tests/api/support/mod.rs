@@ -6,7 +6,7 @@ pub mod messaging;
 pub mod smtp;
 pub mod twilio;
 
-pub use db::{TestDb, require_postgres};
+pub use db::{TestDb, require_postgres, require_service};
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -57,7 +57,7 @@ impl TestApp {
         tokio::spawn(app.run_until(shutdown.clone()));
         let mut test_app = TestApp {
             addr,
-            client: reqwest::Client::new(),
+            client: http(),
             keys: keys.clone().unwrap_or(Keys {
                 app_id: String::new(),
                 api_key: String::new(),
@@ -165,4 +165,11 @@ pub fn contact(first: &str, extra: Value) -> Value {
         base.extend(extra);
     }
     body
+}
+
+/// An HTTP client for tests. reqwest is built with rustls but no default crypto provider
+/// (see roster-delivery), so the ring provider is installed first.
+pub fn http() -> reqwest::Client {
+    roster_delivery::install_crypto_provider();
+    reqwest::Client::new()
 }
