@@ -100,11 +100,18 @@ async fn the_openapi_document_covers_every_endpoint() {
         "newClass",
         "removeClass",
         "getClassSchedule",
+        "sendSmsNotification/{app_id}",
+        "sendEmailNotification/{app_id}",
+        "optin",
+        "getMessages",
+        "getConsentHistory",
     ] {
         let path = format!("/v2/ExternalApi/{endpoint}");
         assert!(paths[&path]["post"].is_object(), "{path} missing");
     }
     assert!(paths.contains_key("/v1/ExternalApi/getOptinCustomers"));
+    assert!(paths["/webhooks/twilio/{app_id}/inbound"]["post"].is_object());
+    assert!(paths["/webhooks/twilio/{app_id}/status"]["post"].is_object());
     assert!(doc["components"]["securitySchemes"]["api_key"].is_object());
 }
 

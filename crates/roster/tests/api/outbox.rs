@@ -151,3 +151,50 @@ async fn our_requests_match_twilios_published_api() {
         .unwrap();
     assert_eq!(unauthenticated.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn sigterm_lets_sends_in_flight_finish_and_record_their_outcome() {
+    let twilio = TwilioFake::start(SID, TOKEN).await;
+    twilio.set_delay(Duration::from_millis(1500));
+    let db = TestDb::create().await;
+    let mut first = serve_with(&db, &env(&twilio)).await;
+    let keys = first.printed.clone();
+    let v2 = "/v2/ExternalApi";
+    let contact =
+        json!({"first_name": "A", "last_name": "B", "phone": "+14155550320", "optin_sms": true});
+    post(&first, &keys, &format!("{v2}/newContact"), contact).await;
+    let send_path = format!(
+        "{v2}/sendSmsNotification/{}",
+        printed_value(&keys, "app_id")
+    );
+    let (_, reply) = post(
+        &first,
+        &keys,
+        &send_path,
+        json!({"to_number": "+14155550320", "message": "drain"}),
+    )
+    .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while twilio.requests() == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "no send started");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    signal(&first.child, "-TERM").await;
+    let exit = tokio::time::timeout(Duration::from_secs(30), first.child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(exit.success(), "{exit}");
+
+    // A node without workers only reads: the outcome must already be recorded.
+    let mut reader_env = env(&twilio);
+    reader_env.push(("ROSTER_WORKERS", "0".into()));
+    let reader = serve_with(&db, &reader_env).await;
+    let (_, listed) = post(&reader, &keys, &format!("{v2}/getMessages"), json!({})).await;
+    let message = &listed["members"][0];
+    assert_eq!(message["_id"], reply["_id"]);
+    assert_eq!(message["status"], "sent", "{message}");
+    assert_eq!(message["attempts"], 1);
+    assert_eq!(twilio.requests(), 1);
+}
