@@ -16,7 +16,7 @@ use roster_domain::{
 };
 use roster_store::{Inbound, OptinRequest, Received, Store, StoreError, StoreResult};
 use thiserror::Error;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 pub mod providers;
@@ -107,7 +107,13 @@ struct Inner {
     wake: Notify,
     /// Inline attempts: they outlive their request, and shutdown waits for them.
     inline: TaskTracker,
+    /// Bounds inline attempts, so a burst of sends cannot open a provider call each;
+    /// beyond it, sends go to the workers.
+    inline_slots: Arc<Semaphore>,
 }
+
+/// Inline attempts in flight at most, per node.
+const INLINE_SLOTS: usize = 64;
 
 impl Outbox {
     pub fn new(store: Arc<dyn Store>, settings: DeliverySettings) -> Self {
@@ -119,6 +125,7 @@ impl Outbox {
                 settings,
                 wake: Notify::new(),
                 inline: TaskTracker::new(),
+                inline_slots: Arc::new(Semaphore::new(INLINE_SLOTS)),
             }),
         }
     }
@@ -136,18 +143,26 @@ impl Outbox {
     /// Queues `outgoing` (consent checked, body rendered) and makes the first attempt
     /// within the inline deadline.
     pub async fn send(&self, app: &AppId, outgoing: &Outgoing) -> Result<Submitted, OutboxError> {
-        if self.inner.settings.inline_timeout.is_zero() {
+        let Some(slot) = self.inline_slot() else {
             let message = self.inner.store.queue_message(app, outgoing, None).await?;
             self.inner.wake.notify_one();
             return Ok(Submitted::Queued { message });
-        }
+        };
         let lease = self.new_lease();
         let message = self
             .inner
             .store
             .queue_message(app, outgoing, Some(&lease))
             .await?;
-        self.attempt_inline(message, lease).await
+        self.attempt_inline(message, lease, slot).await
+    }
+
+    /// A slot for an inline attempt, unless inline attempts are off or all taken.
+    fn inline_slot(&self) -> Option<OwnedSemaphorePermit> {
+        if self.inner.settings.inline_timeout.is_zero() {
+            return None;
+        }
+        self.inner.inline_slots.clone().try_acquire_owned().ok()
     }
 
     /// `optin`: pending, and the request SMS on its way. `None` if already opted in.
@@ -156,8 +171,8 @@ impl Outbox {
         app: &AppId,
         request: &OptinRequest,
     ) -> Result<Option<Submitted>, OutboxError> {
-        let lease = self.new_lease();
-        let lease = (!self.inner.settings.inline_timeout.is_zero()).then_some(lease);
+        let slot = self.inline_slot();
+        let lease = slot.as_ref().map(|_| self.new_lease());
         let Some(message) = self
             .inner
             .store
@@ -166,9 +181,9 @@ impl Outbox {
         else {
             return Ok(None);
         };
-        match lease {
-            Some(lease) => self.attempt_inline(message, lease).await.map(Some),
-            None => {
+        match (lease, slot) {
+            (Some(lease), Some(slot)) => self.attempt_inline(message, lease, slot).await.map(Some),
+            _ => {
                 self.inner.wake.notify_one();
                 Ok(Some(Submitted::Queued { message }))
             }
@@ -215,16 +230,18 @@ impl Outbox {
         &self,
         message: Message,
         lease: Lease,
+        slot: OwnedSemaphorePermit,
     ) -> Result<Submitted, OutboxError> {
         let this = self.clone();
         let claimed = Claimed {
             message: message.clone(),
             lease,
         };
-        let attempt = self
-            .inner
-            .inline
-            .spawn(async move { this.attempt_and_record(&claimed).await });
+        let attempt = self.inner.inline.spawn(async move {
+            let delivery = this.attempt_and_record(&claimed).await;
+            drop(slot);
+            delivery
+        });
         match tokio::time::timeout(self.inner.settings.inline_timeout, attempt).await {
             Ok(Ok(Delivery::Sent { provider_id })) => Ok(Submitted::Sent {
                 message,
@@ -268,10 +285,17 @@ impl Outbox {
 
     async fn attempt(&self, message: &Message) -> Delivery {
         let now = Timestamp::now();
-        let result = match self.app_settings(&message.app_id).await {
-            Ok(settings) => self.call_provider(&settings, message).await,
-            Err(err) => Err(SendError::transient(format!("settings unavailable: {err}"))),
+        // The whole attempt ends within the provider timeout, which is shorter than the
+        // lease (checked at start-up), so no second worker takes a message still in flight.
+        let call = async {
+            match self.app_settings(&message.app_id).await {
+                Ok(settings) => self.call_provider(&settings, message).await,
+                Err(err) => Err(SendError::transient(format!("settings unavailable: {err}"))),
+            }
         };
+        let result = tokio::time::timeout(self.inner.settings.provider_timeout, call)
+            .await
+            .unwrap_or_else(|_| Err(SendError::transient("the provider did not answer in time")));
         match result {
             Ok(provider_id) => Delivery::Sent { provider_id },
             Err(SendError::Permanent {
@@ -320,7 +344,7 @@ impl Outbox {
             Channel::Sms => match settings.sms_provider() {
                 SmsProvider::Log => Ok(log::send(message)),
                 SmsProvider::Twilio => {
-                    let callback = self.status_callback_url(&message.app_id);
+                    let callback = self.status_callback_url(message);
                     self.inner.twilio.send(settings, message, callback).await
                 }
             },
@@ -331,12 +355,15 @@ impl Outbox {
         }
     }
 
-    /// Where Twilio reports delivery: `{public_url}/webhooks/twilio/{app_id}/status`.
-    pub fn status_callback_url(&self, app: &AppId) -> Option<String> {
+    /// Where Twilio reports delivery: `{public_url}/webhooks/twilio/{app_id}/status`,
+    /// naming the message so that a report arriving before Twilio's own answer is kept.
+    pub fn status_callback_url(&self, message: &Message) -> Option<String> {
         let base = self.inner.settings.public_url.as_deref()?;
         Some(format!(
-            "{}/webhooks/twilio/{app}/status",
-            base.trim_end_matches('/')
+            "{}/webhooks/twilio/{}/status?message_id={}",
+            base.trim_end_matches('/'),
+            message.app_id,
+            message.id
         ))
     }
 }

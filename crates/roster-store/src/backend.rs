@@ -14,8 +14,8 @@ use roster_domain::{
 };
 
 use crate::{
-    AppSummary, ConsentRecord, CustomAttribute, EventQuery, Inbound, Include, OptinRequest,
-    Received, Related, ScheduleQuery, Store, StoreResult, apps,
+    AppSummary, ConsentRecord, CustomAttribute, EventQuery, Inbound, Include, MessageRef,
+    OptinRequest, Received, Related, ScheduleQuery, Store, StoreResult, apps,
     conn::Conn,
     contacts::{reads, writes},
     events, memberships,
@@ -310,12 +310,12 @@ impl<P: Pools> Store for SqlStore<P> {
     async fn provider_status(
         &self,
         app: &AppId,
-        provider_id: &str,
+        message: &MessageRef<'_>,
         status: &ProviderStatus,
     ) -> StoreResult<bool> {
         let mut tx = self.pools.begin_write().await?;
         let changed =
-            outbox::provider_status(&mut *tx, app, provider_id, status, Timestamp::now()).await?;
+            outbox::provider_status(&mut *tx, app, message, status, Timestamp::now()).await?;
         self.pools.commit(tx).await?;
         Ok(changed)
     }

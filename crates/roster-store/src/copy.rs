@@ -142,7 +142,7 @@ pub const TABLES: &[Table] = &[
         key: &["pk"],
         columns: &[
             ("pk", Int), ("id", Text), ("app_id", Text), ("channel", Text), ("direction", Text),
-            ("contact_pk", OptInt), ("to_addr", Text), ("from_addr", Text), ("from_name", Text),
+            ("purpose", Text), ("contact_pk", OptInt), ("to_addr", Text), ("from_addr", Text), ("from_name", Text),
             ("reply_to", Text), ("subject", Text), ("text_body", Text), ("html_body", Text),
             ("status", Text), ("attempts", Int), ("next_attempt_at", Text),
             ("lease_token", Text), ("provider_id", Text), ("last_error", Text),

@@ -18,7 +18,7 @@ use roster_domain::{
 };
 
 pub use events::EventQuery;
-pub use messaging::{ConsentRecord, Inbound, OptinRequest, inbound::Received};
+pub use messaging::{ConsentRecord, Inbound, OptinRequest, inbound::Received, outbox::MessageRef};
 pub use related::{Include, Related};
 pub use studio::ScheduleQuery;
 use thiserror::Error;
@@ -231,7 +231,7 @@ pub trait Store: Send + Sync + 'static {
     async fn provider_status(
         &self,
         app: &AppId,
-        provider_id: &str,
+        message: &MessageRef<'_>,
         status: &ProviderStatus,
     ) -> StoreResult<bool>;
     async fn messages(

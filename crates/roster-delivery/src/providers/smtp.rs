@@ -62,9 +62,12 @@ impl SmtpClient {
             .ok_or_else(|| SendError::permanent("the SMTP provider has no host configured"))?;
         let tls = settings.smtp_tls();
         let port = settings.smtp_port();
+        // Credentials are part of the key: two apps sharing a server never share a login,
+        // and a changed password takes effect at once. (The key never leaves this map.)
         let key = format!(
-            "{host}:{port}:{tls:?}:{}",
-            settings.smtp_username.as_deref().unwrap_or("")
+            "{host}:{port}:{tls:?}:{}:{}",
+            settings.smtp_username.as_deref().unwrap_or(""),
+            settings.smtp_password.as_deref().unwrap_or("")
         );
         let mut cache = self.transports.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(transport) = cache.get(&key) {

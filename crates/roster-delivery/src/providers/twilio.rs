@@ -130,7 +130,8 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
         .trim()
         .parse::<u64>()
         .ok()
-        .map(Duration::from_secs)
+        // A day at most: a gateway's mistake must not park a message for years.
+        .map(|seconds| Duration::from_secs(seconds.min(86_400)))
 }
 
 fn describe(err: &reqwest::Error) -> String {

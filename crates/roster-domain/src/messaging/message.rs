@@ -109,6 +109,22 @@ pub enum Purpose {
     KeywordReply,
 }
 
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Api => "api",
+            Purpose::OptinRequest => "optin_request",
+            Purpose::KeywordReply => "keyword_reply",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Purpose> {
+        [Purpose::Api, Purpose::OptinRequest, Purpose::KeywordReply]
+            .into_iter()
+            .find(|p| p.as_str() == raw)
+    }
+}
+
 /// A message a caller wants sent. Bodies are templates, rendered against the contact when
 /// the message is queued.
 #[derive(Debug, Clone)]
@@ -142,6 +158,7 @@ pub struct Message {
     pub app_id: AppId,
     pub channel: Channel,
     pub direction: Direction,
+    pub purpose: Purpose,
     pub contact_id: Option<ContactId>,
     pub to: String,
     pub from: String,
@@ -188,7 +205,12 @@ pub enum Delivery {
 
 impl Delivery {
     pub fn retry_in(error: String, wait: Duration, now: Timestamp) -> Delivery {
-        let at = now.datetime() + wait;
+        // A wait past the calendar's end (a hostile Retry-After) is clamped, never a panic.
+        let wait = time::Duration::try_from(wait).unwrap_or(time::Duration::days(365));
+        let at = now
+            .datetime()
+            .checked_add(wait)
+            .unwrap_or(time::OffsetDateTime::now_utc() + time::Duration::days(365));
         Delivery::Retry {
             error,
             retry_at: Timestamp::from_datetime(at),
@@ -201,7 +223,7 @@ impl Delivery {
 pub enum ProviderStatus {
     Sent,
     Delivered,
-    Failed { error: String },
+    Failed { error: String, unsubscribed: bool },
 }
 
 impl ProviderStatus {
@@ -211,12 +233,16 @@ impl ProviderStatus {
         match status {
             "sent" => Some(ProviderStatus::Sent),
             "delivered" | "read" => Some(ProviderStatus::Delivered),
-            "failed" | "undelivered" => Some(ProviderStatus::Failed {
-                error: match error_code.filter(|code| !code.is_empty()) {
-                    Some(code) => format!("provider reported {status} (error {code})"),
-                    None => format!("provider reported {status}"),
-                },
-            }),
+            "failed" | "undelivered" => {
+                let code = error_code.filter(|code| !code.is_empty());
+                Some(ProviderStatus::Failed {
+                    error: match code {
+                        Some(code) => format!("provider reported {status} (error {code})"),
+                        None => format!("provider reported {status}"),
+                    },
+                    unsubscribed: code == Some("21610"),
+                })
+            }
             _ => None,
         }
     }
@@ -246,7 +272,8 @@ mod tests {
         assert_eq!(
             ProviderStatus::of_twilio("undelivered", Some("30003")),
             Some(ProviderStatus::Failed {
-                error: "provider reported undelivered (error 30003)".into()
+                error: "provider reported undelivered (error 30003)".into(),
+                unsubscribed: false,
             })
         );
     }

@@ -10,7 +10,7 @@ use axum::{
 };
 use roster_delivery::signature;
 use roster_domain::{AppId, Phone, messaging::ProviderStatus};
-use roster_store::Inbound;
+use roster_store::{Inbound, MessageRef};
 
 use crate::{error::ApiError, state::AppState};
 
@@ -73,8 +73,21 @@ pub async fn twilio_status(
     let sid = param(&params, "MessageSid")?;
     let status = param(&params, "MessageStatus")?;
     let error_code = param(&params, "ErrorCode").ok();
+    // Roster asks for callbacks at `...?message_id=ID` (signed with the rest of the URL),
+    // so a callback that beats the provider's own answer still finds its message.
+    let roster_id = uri.query().and_then(|query| {
+        serde_urlencoded::from_str::<Params>(query)
+            .ok()?
+            .into_iter()
+            .find(|(key, _)| key == "message_id")
+            .map(|(_, value)| value)
+    });
+    let message = match &roster_id {
+        Some(id) => MessageRef::Roster(id),
+        None => MessageRef::Provider(&sid),
+    };
     if let Some(status) = ProviderStatus::of_twilio(&status, error_code.as_deref()) {
-        state.store.provider_status(&app, &sid, &status).await?;
+        state.store.provider_status(&app, &message, &status).await?;
     }
     Ok(empty_twiml())
 }

@@ -5,7 +5,7 @@ use roster_domain::{
     ids::new_object_id,
     messaging::{
         ConsentChange, ConsentSource, Direction, Keyword, KeywordReplies, Lease, Message,
-        MessageStatus, Outgoing, consent::check_minimum_age,
+        MessageStatus, Outgoing, Purpose as MessagePurpose, consent::check_minimum_age,
     },
 };
 
@@ -160,6 +160,7 @@ pub async fn receive<C: Conn + ?Sized>(
         app_id: app.clone(),
         channel: roster_domain::messaging::Channel::Sms,
         direction: Direction::Inbound,
+        purpose: MessagePurpose::Api,
         contact_id: None,
         to: inbound.to.clone(),
         from: inbound.from.clone(),

@@ -24,7 +24,7 @@ use crate::{
 /// The columns every message query selects, in [`MessageRow`]'s order.
 macro_rules! message_columns {
     () => {
-        "m.id, m.app_id, m.channel, m.direction, c.id AS contact_id, m.to_addr, m.from_addr, \
+        "m.id, m.app_id, m.channel, m.direction, m.purpose, c.id AS contact_id, m.to_addr, m.from_addr, \
          m.from_name, m.reply_to, m.subject, m.text_body, m.html_body, m.status, m.attempts, \
          m.next_attempt_at, m.provider_id, m.last_error, m.created_date, m.updated_date, m.sent_date \
          FROM messages m LEFT JOIN contacts c ON c.pk = m.contact_pk"
@@ -37,6 +37,7 @@ struct MessageRow {
     app_id: String,
     channel: String,
     direction: String,
+    purpose: String,
     contact_id: Option<String>,
     to_addr: String,
     from_addr: String,
@@ -72,6 +73,7 @@ impl TryFrom<MessageRow> for Message {
                 _ => return Err(corrupt("direction")),
             },
             status: MessageStatus::parse("status", &row.status).map_err(|_| corrupt("status"))?,
+            purpose: Purpose::parse(&row.purpose).ok_or_else(|| corrupt("purpose"))?,
             attempts: u32::try_from(row.attempts).map_err(|_| corrupt("attempts"))?,
             next_attempt: opt_time(&row.next_attempt_at, "next_attempt_at")?,
             created_date: time(&row.created_date, "created_date")?,
@@ -114,7 +116,7 @@ pub async fn queue<C: Conn + ?Sized>(
         }
         Channel::Email => consent::holders_of_email(conn, app, &outgoing.to).await?,
     };
-    check_consent(outgoing, &holders)?;
+    check_consent(outgoing.channel, outgoing.purpose, &holders)?;
     let contact_pk = match &outgoing.contact {
         Some(id) => Some(
             identity::pk_of(conn, app, id)
@@ -132,6 +134,7 @@ pub async fn queue<C: Conn + ?Sized>(
         app_id: app.clone(),
         channel: outgoing.channel,
         direction: Direction::Outbound,
+        purpose: outgoing.purpose,
         contact_id: None,
         to: outgoing.to.clone(),
         from: outgoing.from.clone(),
@@ -157,9 +160,9 @@ pub async fn queue<C: Conn + ?Sized>(
     Ok(message)
 }
 
-fn check_consent(outgoing: &Outgoing, holders: &[Holder]) -> Result<(), InputError> {
+fn check_consent(channel: Channel, purpose: Purpose, holders: &[Holder]) -> Result<(), InputError> {
     let recipients = consent::recipients(holders);
-    match (outgoing.channel, outgoing.purpose) {
+    match (channel, purpose) {
         (_, Purpose::KeywordReply) => Ok(()),
         (Channel::Sms, Purpose::Api) => recipients.may_text(),
         (Channel::Sms, Purpose::OptinRequest) => recipients.may_ask_for_optin(),
@@ -228,9 +231,9 @@ pub async fn insert<C: Conn + ?Sized>(
     conn.execute(
         "INSERT INTO messages (id, app_id, channel, direction, contact_pk, to_addr, from_addr,
             from_name, reply_to, subject, text_body, html_body, status, attempts, next_attempt_at,
-            lease_token, provider_id, last_error, created_date, updated_date, sent_date)
+            lease_token, provider_id, last_error, created_date, updated_date, sent_date, purpose)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-            $19, $20, $21)",
+            $19, $20, $21, $22)",
         vec![
             message.id.as_str().into(),
             message.app_id.as_str().into(),
@@ -253,6 +256,7 @@ pub async fn insert<C: Conn + ?Sized>(
             message.created_date.to_rfc3339().into(),
             message.updated_date.to_rfc3339().into(),
             message.sent_date.map(Timestamp::to_rfc3339).into(),
+            message.purpose.as_str().into(),
         ],
     )
     .await?;
@@ -304,13 +308,50 @@ pub async fn claim<C: Conn + ?Sized>(
             args![lease.token.as_str()],
         )
         .await?;
-    Ok(messages(rows)?
-        .into_iter()
-        .map(|message| Claimed {
+    let mut claimed = Vec::new();
+    for message in messages(rows)? {
+        if let Err(refused) = consent_still_given(conn, &message).await? {
+            fail_refused(conn, &message.id, &refused.message, now).await?;
+            continue;
+        }
+        claimed.push(Claimed {
             message,
             lease: lease.clone(),
-        })
-        .collect())
+        });
+    }
+    Ok(claimed)
+}
+
+/// Consent is checked again at every attempt: a STOP or an email opt-out that arrives
+/// while a message waits for a retry stops it.
+async fn consent_still_given<C: Conn + ?Sized>(
+    conn: &mut C,
+    message: &Message,
+) -> StoreResult<Result<(), InputError>> {
+    if message.purpose == Purpose::KeywordReply {
+        return Ok(Ok(()));
+    }
+    let holders = match message.channel {
+        Channel::Sms => consent::holders_of_phone(conn, &message.app_id, &message.to).await?,
+        Channel::Email => consent::holders_of_email(conn, &message.app_id, &message.to).await?,
+    };
+    Ok(check_consent(message.channel, message.purpose, &holders))
+}
+
+async fn fail_refused<C: Conn + ?Sized>(
+    conn: &mut C,
+    message_id: &str,
+    reason: &str,
+    now: Timestamp,
+) -> StoreResult<()> {
+    conn.execute(
+        "UPDATE messages SET status = 'failed', last_error = $2, updated_date = $3,
+            next_attempt_at = NULL, lease_token = NULL
+         WHERE id = $1",
+        args![message_id, format!("not sent: {reason}"), now.to_rfc3339()],
+    )
+    .await?;
+    Ok(())
 }
 
 /// Records how an attempt ended, if `lease` still holds the message (else a newer claim
@@ -327,9 +368,11 @@ pub async fn finish<C: Conn + ?Sized>(
     let recorded = match delivery {
         Delivery::Sent { provider_id } => {
             conn.execute(
-                "UPDATE messages SET status = 'sent', provider_id = $3, sent_date = $4,
-                    updated_date = $4, next_attempt_at = NULL, lease_token = NULL, last_error = NULL
-                 WHERE id = $1 AND lease_token = $2 AND status = 'sending'",
+                // A status callback may have arrived first and moved the message on.
+                "UPDATE messages SET status = CASE WHEN status = 'sending' THEN 'sent' ELSE status END,
+                    provider_id = $3, sent_date = $4, updated_date = $4, next_attempt_at = NULL,
+                    lease_token = NULL, last_error = CASE WHEN status = 'sending' THEN NULL ELSE last_error END
+                 WHERE id = $1 AND lease_token = $2",
                 [fence, args![provider_id.as_str(), now_text]].concat(),
             )
             .await?
@@ -390,36 +433,65 @@ async fn opt_out_recipient<C: Conn + ?Sized>(
     Ok(())
 }
 
-/// A delivery status callback. Statuses only move forward: a late "sent" does not undo
-/// "delivered". Returns whether a message changed.
+/// A delivery status callback, about the message Roster named in the callback URL
+/// (`message_id`) or else the provider's id. It may arrive before the sender recorded
+/// the provider's answer (the message is still `sending`). Statuses only move forward: a
+/// late "sent" does not undo "delivered". Returns whether a message changed.
 pub async fn provider_status<C: Conn + ?Sized>(
     conn: &mut C,
     app: &AppId,
-    provider_id: &str,
+    message: &MessageRef<'_>,
     status: &ProviderStatus,
     now: Timestamp,
 ) -> StoreResult<bool> {
-    let base = args![app.as_str(), provider_id, now.to_rfc3339()];
+    let (key_sql, key) = match message {
+        MessageRef::Roster(id) => ("id = $2", *id),
+        MessageRef::Provider(id) => ("provider_id = $2", *id),
+    };
+    let base = args![app.as_str(), key, now.to_rfc3339()];
     let changed = match status {
         ProviderStatus::Sent => 0,
         ProviderStatus::Delivered => {
-            conn.execute(
+            let sql = format!(
                 "UPDATE messages SET status = 'delivered', updated_date = $3
-                 WHERE app_id = $1 AND provider_id = $2 AND status = 'sent'",
-                base,
-            )
-            .await?
+                 WHERE app_id = $1 AND {key_sql} AND direction = 'outbound'
+                   AND status IN ('sending', 'sent')"
+            );
+            conn.execute(sql, base).await?
         }
-        ProviderStatus::Failed { error } => {
-            conn.execute(
+        ProviderStatus::Failed {
+            error,
+            unsubscribed,
+        } => {
+            let sql = format!(
                 "UPDATE messages SET status = 'failed', last_error = $4, updated_date = $3
-                 WHERE app_id = $1 AND provider_id = $2 AND status = 'sent'",
-                [base, args![error.as_str()]].concat(),
-            )
-            .await?
+                 WHERE app_id = $1 AND {key_sql} AND direction = 'outbound'
+                   AND status IN ('sending', 'sent')"
+            );
+            let changed = conn
+                .execute(sql, [base, args![error.as_str()]].concat())
+                .await?;
+            if changed > 0 && *unsubscribed {
+                let sql = format!("SELECT id FROM messages WHERE app_id = $1 AND {key_sql}");
+                let row: Option<(String,)> =
+                    conn.fetch_optional(sql, args![app.as_str(), key]).await?;
+                if let Some((id,)) = row {
+                    opt_out_recipient(conn, &id, now).await?;
+                }
+            }
+            changed
         }
     };
     Ok(changed > 0)
+}
+
+/// How a callback names a message.
+#[derive(Debug, Clone, Copy)]
+pub enum MessageRef<'a> {
+    /// Roster's message id (from the callback URL).
+    Roster(&'a str),
+    /// The provider's id (Twilio's MessageSid).
+    Provider(&'a str),
 }
 
 pub async fn list<C: Conn + ?Sized>(

@@ -36,6 +36,12 @@ async fn every_opt_out_keyword_opts_out_and_gets_one_confirmation() {
         assert_eq!(last["source"], "keyword", "{word}");
     }
     let confirmations = m.twilio.wait_for_delivered(words.len(), WAIT).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        m.twilio.delivered().len(),
+        words.len(),
+        "one confirmation each"
+    );
     for (i, sms) in confirmations.iter().enumerate() {
         assert!(sms.body.contains("unsubscribed"), "{}", sms.body);
         assert_eq!(sms.from, APP_NUMBER);
@@ -135,16 +141,29 @@ async fn webhooks_with_a_wrong_or_missing_signature_are_refused() {
         let (status, body) = m.webhook(&app_id, kind, &params, token).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     }
-    // Signed correctly but for another URL (another app's path).
+    // A's correctly signed request replayed on B's path: the URL is part of the signature.
     let other = m.app.create_app("Studio B").await;
-    let (status, _) = m
-        .webhook(&other.app_id, "inbound", &params, Some(TOKEN))
-        .await;
-    assert_eq!(
-        status,
-        StatusCode::OK,
-        "B shares the server's token here, and B has no such contact"
-    );
+    let owned: Vec<(String, String)> = params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let a_url = m.app.url(&format!("/webhooks/twilio/{app_id}/inbound"));
+    let replayed = m
+        .app
+        .client
+        .post(
+            m.app
+                .url(&format!("/webhooks/twilio/{}/inbound", other.app_id)),
+        )
+        .header(
+            "X-Twilio-Signature",
+            roster_delivery::signature::sign(TOKEN, &a_url, &owned),
+        )
+        .form(&owned)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replayed.status(), StatusCode::FORBIDDEN);
     let (status, _) = m.webhook("999999", "inbound", &params, Some(TOKEN)).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "unknown app");
 
@@ -209,9 +228,21 @@ async fn status_callbacks_move_messages_forward_only() {
     let sid = |reply: &serde_json::Value| reply["service_message_id"].as_str().unwrap().to_string();
     let (a, b) = (sid(&first), sid(&second));
 
+    // B's path shares the server's token here, yet cannot touch A's messages.
+    let other = m.app.create_app("Studio B").await;
+    let foreign = [
+        ("MessageSid", a.as_str()),
+        ("MessageStatus", "failed"),
+        ("ErrorCode", "30008"),
+    ];
+    let (reply_status, _) = m
+        .webhook(&other.app_id, "status", &foreign, Some(TOKEN))
+        .await;
+    assert_eq!(reply_status, StatusCode::OK);
     for (sid, status, code) in [
         (&a, "delivered", ""),
         (&a, "sent", ""),
+        (&a, "undelivered", "30003"),
         (&b, "undelivered", "30003"),
     ] {
         let params = [
@@ -227,7 +258,12 @@ async fn status_callbacks_move_messages_forward_only() {
         .await;
     assert_eq!(
         one["status"], "delivered",
-        "a late 'sent' does not undo 'delivered'"
+        "neither a late 'sent' nor 'undelivered' undoes 'delivered'"
+    );
+    assert_eq!(
+        one["error"],
+        serde_json::Value::Null,
+        "B's callback changed nothing"
     );
     let two = m
         .wait_for_status(second["_id"].as_str().unwrap(), "failed")
@@ -343,4 +379,63 @@ async fn optin_refuses_minors_bad_input_and_numbers_that_said_stop() {
         "{reply}"
     );
     assert!(m.sms_optout_of(&id).await.is_some());
+}
+
+#[tokio::test]
+async fn a_callback_that_beats_twilios_answer_is_kept() {
+    let m = Messaging::start_with(|d| {
+        d.public_url = Some("https://roster.example.com".into());
+        d.inline_timeout = Duration::from_millis(100);
+    })
+    .await;
+    m.opted_in("Ana", "+14155550280").await;
+    m.twilio.set_delay(Duration::from_millis(1000));
+    let (_, reply) = m
+        .send_sms(json!({"to_number": "+14155550280", "message": "race"}))
+        .await;
+    let id = reply["_id"].as_str().unwrap().to_string();
+    let sms = m.twilio.wait_for_delivered(1, WAIT).await.remove(0);
+    let callback = sms
+        .status_callback
+        .clone()
+        .expect("a status callback was requested");
+    assert_eq!(
+        callback,
+        format!(
+            "https://roster.example.com/webhooks/twilio/{}/status?message_id={id}",
+            m.app.keys.app_id
+        )
+    );
+    assert_eq!(m.messages(json!({})).await[0]["status"], "sending");
+
+    // Twilio signs the callback URL it was given; the test server sees only the path.
+    let owned = vec![
+        ("MessageSid".to_string(), sms.sid.clone()),
+        ("MessageStatus".to_string(), "delivered".to_string()),
+    ];
+    let signature = roster_delivery::signature::sign(TOKEN, &callback, &owned);
+    let path = callback.trim_start_matches("https://roster.example.com");
+    let response = m
+        .app
+        .client
+        .post(m.app.url(path))
+        .header("X-Twilio-Signature", signature)
+        .form(&owned)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+
+    m.wait_for_status(&id, "delivered").await;
+    // Then Twilio's answer arrives: the sid is recorded, the status stays delivered.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let now = m.messages(json!({})).await.remove(0);
+        if now["service_message_id"] == sms.sid.as_str() {
+            assert_eq!(now["status"], "delivered", "{now}");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{now}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

@@ -545,3 +545,55 @@ async fn get_messages_filters_by_channel_status_and_date() {
         assert_eq!(reply["field"], field);
     }
 }
+
+#[tokio::test]
+async fn an_opt_out_stops_a_message_waiting_for_its_retry() {
+    let m = Messaging::start_with(|d| {
+        d.retry = roster_domain::messaging::RetrySchedule::parse("1s,1s").unwrap();
+    })
+    .await;
+    let sms = m.opted_in("Ana", "+14155550120").await;
+    m.app
+        .new_contact(contact("Bo", json!({"email": "bo@example.com"})))
+        .await;
+    m.twilio.push_fault(Fault::Status(503));
+    m.smtp.fail_next(1, 451, "4.3.0 later");
+    let (_, text) = m
+        .send_sms(json!({"to_number": "+14155550120", "message": "waiting"}))
+        .await;
+    let (_, mail) = m
+        .send_email(json!({"to_email": "bo@example.com", "subject": "s", "text": "waiting"}))
+        .await;
+    assert_eq!(text["delivery_status"], "queued", "{text}");
+    assert_eq!(mail["delivery_status"], "queued", "{mail}");
+
+    assert_eq!(
+        m.inbound("+14155550120", "STOP", "SMstop-wait").await,
+        StatusCode::OK
+    );
+    m.app
+        .new_contact(contact(
+            "Bo",
+            json!({"email": "bo@example.com", "optout_email": true}),
+        ))
+        .await;
+
+    for reply in [&text, &mail] {
+        let failed = m
+            .wait_for_status(reply["_id"].as_str().unwrap(), "failed")
+            .await;
+        assert!(
+            failed["error"].as_str().unwrap().contains("opted out"),
+            "{failed}"
+        );
+    }
+    let delivered = m.twilio.wait_for_delivered(1, WAIT).await;
+    assert!(
+        delivered[0].body.contains("unsubscribed"),
+        "only the STOP confirmation went out"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(m.twilio.delivered().len(), 1);
+    assert!(m.smtp.received().is_empty());
+    assert!(m.sms_optout_of(&sms).await.is_some());
+}
