@@ -232,7 +232,13 @@ pub struct AppMessagingArgs {
     pub twilio_base_url: Option<String>,
     #[arg(long, value_name = "SID")]
     pub twilio_account_sid: Option<String>,
-    #[arg(long, value_name = "TOKEN")]
+    /// Also from the environment, to keep it out of the shell history and `ps`.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "ROSTER_APP_TWILIO_AUTH_TOKEN",
+        hide_env_values = true
+    )]
     pub twilio_auth_token: Option<String>,
     /// The app's sender numbers, comma-separated; the first is the default.
     #[arg(long, value_name = "NUMBERS")]
@@ -249,7 +255,13 @@ pub struct AppMessagingArgs {
     pub smtp_tls: Option<String>,
     #[arg(long, value_name = "USER")]
     pub smtp_username: Option<String>,
-    #[arg(long, value_name = "PASSWORD")]
+    /// Also from the environment, to keep it out of the shell history and `ps`.
+    #[arg(
+        long,
+        value_name = "PASSWORD",
+        env = "ROSTER_APP_SMTP_PASSWORD",
+        hide_env_values = true
+    )]
     pub smtp_password: Option<String>,
     #[arg(long, value_name = "ADDRESS")]
     pub email_from: Option<String>,
