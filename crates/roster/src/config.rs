@@ -6,7 +6,12 @@ use std::{net::SocketAddr, path::Path, time::Duration};
 
 use roster_domain::{
     PhoneRegion,
-    messaging::{MessagingSettings, RetrySchedule},
+    messaging::{
+        MessagingSettings, RetrySchedule,
+        settings::{
+            EMAIL_PROVIDERS, SMS_PROVIDERS, SMTP_TLS_MODES, parse_choice, parse_sender_numbers,
+        },
+    },
 };
 use roster_server::DeliverySettings;
 use roster_server::ServerSettings;
@@ -303,30 +308,21 @@ fn messaging_settings(layer: &Layer) -> Result<MessagingSettings, ConfigError> {
     ) -> Result<Option<T>, ConfigError> {
         raw.as_deref()
             .map(|value| {
-                serde_json::from_value(serde_json::Value::String(value.trim().to_lowercase()))
-                    .map_err(|_| ConfigError::Invalid {
-                        key,
-                        message: format!("{value:?} is not one of {allowed}"),
-                    })
+                parse_choice(value, allowed)
+                    .map_err(|message| ConfigError::Invalid { key, message })
             })
             .transpose()
     }
     Ok(MessagingSettings {
-        sms_provider: choice("sms_provider", &layer.sms_provider, "twilio, log")?,
+        sms_provider: choice("sms_provider", &layer.sms_provider, SMS_PROVIDERS)?,
         twilio_base_url: layer.twilio_base_url.clone(),
         twilio_account_sid: layer.twilio_account_sid.clone(),
         twilio_auth_token: layer.twilio_auth_token.clone(),
-        sms_from: layer.sms_from.as_deref().map(|list| {
-            list.split(',')
-                .map(str::trim)
-                .filter(|n| !n.is_empty())
-                .map(String::from)
-                .collect()
-        }),
-        email_provider: choice("email_provider", &layer.email_provider, "smtp, log")?,
+        sms_from: layer.sms_from.as_deref().map(parse_sender_numbers),
+        email_provider: choice("email_provider", &layer.email_provider, EMAIL_PROVIDERS)?,
         smtp_host: layer.smtp_host.clone(),
         smtp_port: layer.smtp_port,
-        smtp_tls: choice("smtp_tls", &layer.smtp_tls, "none, starttls, tls")?,
+        smtp_tls: choice("smtp_tls", &layer.smtp_tls, SMTP_TLS_MODES)?,
         smtp_username: layer.smtp_username.clone(),
         smtp_password: layer.smtp_password.clone(),
         email_from: layer.email_from.clone(),

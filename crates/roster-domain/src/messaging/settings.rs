@@ -30,6 +30,26 @@ pub enum SmtpTls {
     Tls,
 }
 
+/// Parses a setting that names one of an enum's lower-case values (`twilio`, `starttls`...),
+/// in any case; the error lists what is allowed.
+pub fn parse_choice<T: serde::de::DeserializeOwned>(raw: &str, allowed: &str) -> Result<T, String> {
+    serde_json::from_value(serde_json::Value::String(raw.trim().to_lowercase()))
+        .map_err(|_| format!("{raw:?} is not one of {allowed}"))
+}
+
+/// A comma-separated list of sender numbers, as configuration and the CLI take it.
+pub fn parse_sender_numbers(raw: &str) -> Vec<String> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+pub const SMS_PROVIDERS: &str = "twilio, log";
+pub const EMAIL_PROVIDERS: &str = "smtp, log";
+pub const SMTP_TLS_MODES: &str = "none, starttls, tls";
+
 pub const TWILIO_API: &str = "https://api.twilio.com";
 const DEFAULT_MIN_AGE: u32 = 13;
 

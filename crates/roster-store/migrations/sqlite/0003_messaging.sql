@@ -44,7 +44,6 @@ CREATE INDEX messages_due ON messages (next_attempt_at) WHERE status IN ('queued
 CREATE INDEX messages_in_order ON messages (app_id, pk);
 CREATE INDEX messages_by_contact ON messages (contact_pk);
 CREATE INDEX messages_by_lease ON messages (lease_token) WHERE lease_token IS NOT NULL;
-CREATE INDEX messages_by_recipient ON messages (app_id, to_addr) WHERE status IN ('queued', 'sending');
 CREATE INDEX messages_by_provider_id ON messages (app_id, provider_id) WHERE provider_id IS NOT NULL;
 
 -- Every consent change, with its source (api, keyword, provider_error, merge) and time.

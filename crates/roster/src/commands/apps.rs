@@ -3,7 +3,12 @@
 use roster_domain::{
     AppId, Email, NewAppKeys, SecretHash,
     app::generate_secret,
-    messaging::{MessagingSettings, Template},
+    messaging::{
+        MessagingSettings, Template,
+        settings::{
+            EMAIL_PROVIDERS, SMS_PROVIDERS, SMTP_TLS_MODES, parse_choice, parse_sender_numbers,
+        },
+    },
 };
 use roster_store::Store;
 use serde_json::json;
@@ -61,10 +66,7 @@ fn app_messaging(args: &AppMessagingArgs) -> Result<MessagingSettings, String> {
         allowed: &str,
     ) -> Result<Option<T>, String> {
         raw.as_deref()
-            .map(|value| {
-                serde_json::from_value(serde_json::Value::String(value.trim().to_lowercase()))
-                    .map_err(|_| format!("--{flag}: {value:?} is not one of {allowed}"))
-            })
+            .map(|value| parse_choice(value, allowed).map_err(|e| format!("--{flag}: {e}")))
             .transpose()
     }
     fn text(flag: &str, raw: &Option<String>) -> Result<Option<String>, String> {
@@ -77,21 +79,15 @@ fn app_messaging(args: &AppMessagingArgs) -> Result<MessagingSettings, String> {
         Email::parse("email_from", address).map_err(|e| format!("--email-from: {e}"))?;
     }
     Ok(MessagingSettings {
-        sms_provider: choice("sms-provider", &args.sms_provider, "twilio, log")?,
+        sms_provider: choice("sms-provider", &args.sms_provider, SMS_PROVIDERS)?,
         twilio_base_url: args.twilio_base_url.clone(),
         twilio_account_sid: args.twilio_account_sid.clone(),
         twilio_auth_token: args.twilio_auth_token.clone(),
-        sms_from: args.sms_from.as_deref().map(|list| {
-            list.split(',')
-                .map(str::trim)
-                .filter(|n| !n.is_empty())
-                .map(String::from)
-                .collect()
-        }),
-        email_provider: choice("email-provider", &args.email_provider, "smtp, log")?,
+        sms_from: args.sms_from.as_deref().map(parse_sender_numbers),
+        email_provider: choice("email-provider", &args.email_provider, EMAIL_PROVIDERS)?,
         smtp_host: args.smtp_host.clone(),
         smtp_port: args.smtp_port,
-        smtp_tls: choice("smtp-tls", &args.smtp_tls, "none, starttls, tls")?,
+        smtp_tls: choice("smtp-tls", &args.smtp_tls, SMTP_TLS_MODES)?,
         smtp_username: args.smtp_username.clone(),
         smtp_password: args.smtp_password.clone(),
         email_from: args.email_from.clone(),

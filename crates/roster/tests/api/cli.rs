@@ -1,6 +1,11 @@
 //! The `roster` binary: commands, configuration layering, first run, shutdown, durability.
 
-use std::{path::Path, process::Stdio, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    process::Stdio,
+    sync::atomic::{AtomicUsize, Ordering},
+    time::Duration,
+};
 
 use crate::support::TestDb;
 use reqwest::StatusCode;
@@ -196,11 +201,12 @@ async fn a_bad_configuration_is_refused_with_the_key_named() {
     assert!(!ok && stderr.contains("pg_max_connections"), "{stderr}");
 }
 
-/// A running `roster serve` and what it printed on start.
+/// A running `roster serve`, what it printed on start, and the file its log goes to.
 pub struct Served {
     pub child: Child,
     pub base: String,
     pub printed: String,
+    pub log: PathBuf,
 }
 
 pub async fn serve(db: &TestDb) -> Served {
@@ -209,11 +215,14 @@ pub async fn serve(db: &TestDb) -> Served {
 
 /// `roster serve` with extra environment (ROSTER_* settings).
 pub async fn serve_with(db: &TestDb, env: &[(&str, String)]) -> Served {
+    static STARTED: AtomicUsize = AtomicUsize::new(0);
+    let n = STARTED.fetch_add(1, Ordering::Relaxed);
+    let log = db.dir.path().join(format!("serve-{n}.log"));
     let mut child = roster(db.dir.path())
         .args(["serve", "--listen", "127.0.0.1:0", "--database", &db.url])
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"))
         .spawn()
         .expect("spawn serve");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
@@ -226,7 +235,8 @@ pub async fn serve_with(db: &TestDb, env: &[(&str, String)]) -> Served {
                 return addr.to_string();
             }
         }
-        panic!("serve exited before listening: {printed}");
+        let log = std::fs::read_to_string(&log).unwrap_or_default();
+        panic!("serve exited before listening: {printed}\n{log}");
     })
     .await
     .expect("serve starts");
@@ -234,6 +244,7 @@ pub async fn serve_with(db: &TestDb, env: &[(&str, String)]) -> Served {
         child,
         base,
         printed,
+        log,
     }
 }
 

@@ -4,8 +4,7 @@
 
 use std::{
     collections::{HashMap, HashSet},
-    path::{Path, PathBuf},
-    process::Stdio,
+    path::PathBuf,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -21,13 +20,9 @@ use axum::{
 use futures::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tokio::{
-    io::{AsyncBufReadExt, BufReader},
-    process::Command,
-};
 
 use crate::{
-    cli::{Served, printed_value, signal},
+    cli::{Served, printed_value, serve_with, signal},
     support::{TestDb, read, require_postgres, twilio::TwilioFake},
 };
 
@@ -39,16 +34,9 @@ const MESSAGES: usize = 60;
 /// in flight when a node dies, and their answers are lost with it.
 const PROVIDER_DELAY: Duration = Duration::from_millis(300);
 
-/// `roster serve` on `db` with messaging through `twilio`; its log goes to `log`.
-async fn serve_messaging(db: &TestDb, twilio: &str, log: &Path) -> Served {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_roster"));
-    command.current_dir(db.dir.path()).kill_on_drop(true);
-    for (key, _) in std::env::vars() {
-        if key.starts_with("ROSTER_") {
-            command.env_remove(key);
-        }
-    }
-    command.envs([
+/// `roster serve` on `db` with messaging through `twilio` (its log: `Served::log`).
+async fn serve_messaging(db: &TestDb, twilio: &str) -> Served {
+    let env = [
         ("ROSTER_SMS_PROVIDER", "twilio"),
         ("ROSTER_TWILIO_BASE_URL", twilio),
         ("ROSTER_TWILIO_ACCOUNT_SID", SID),
@@ -60,33 +48,9 @@ async fn serve_messaging(db: &TestDb, twilio: &str, log: &Path) -> Served {
         ("ROSTER_DELIVERY_LEASE_SECONDS", "2"),
         ("ROSTER_DELIVERY_POLL_MS", "100"),
         ("ROSTER_RETRY_SCHEDULE", "200ms,500ms,1s,1s,1s"),
-    ]);
-    let mut child = command
-        .args(["serve", "--listen", "127.0.0.1:0", "--database", &db.url])
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(log).expect("log file"))
-        .spawn()
-        .expect("spawn serve");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut printed = String::new();
-    let base = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            printed.push_str(&line);
-            printed.push('\n');
-            if let Some(addr) = line.strip_prefix("Roster listening on ") {
-                return addr.to_string();
-            }
-        }
-        let log = std::fs::read_to_string(log).unwrap_or_default();
-        panic!("serve exited before listening: {printed}\n{log}");
-    })
-    .await
-    .expect("serve starts");
-    Served {
-        child,
-        base,
-        printed,
-    }
+    ]
+    .map(|(key, value)| (key, value.to_string()));
+    serve_with(db, &env).await
 }
 
 /// One provider call as a node made it, seen by that node's proxy.
@@ -250,18 +214,19 @@ async fn three_nodes_share_the_outbox_and_a_killed_node_loses_nothing() {
     let twilio = TwilioFake::start(SID, TOKEN).await;
     twilio.set_delay(PROVIDER_DELAY);
     let db = TestDb::create().await;
-    let logs: Vec<PathBuf> = (1..=3)
-        .map(|n| db.dir.path().join(format!("node{n}.log")))
-        .collect();
     let calls = Arc::new(Mutex::new(Vec::new()));
     let mut relays = Vec::new();
     for node in 1..=3 {
         relays.push(start_relay(node, twilio.base_url(), calls.clone()).await);
     }
     // The first node creates the app and prints its keys; the others find it.
-    let mut first = serve_messaging(&db, &relays[0], &logs[0]).await;
-    let second = serve_messaging(&db, &relays[1], &logs[1]).await;
-    let third = serve_messaging(&db, &relays[2], &logs[2]).await;
+    let mut first = serve_messaging(&db, &relays[0]).await;
+    let second = serve_messaging(&db, &relays[1]).await;
+    let third = serve_messaging(&db, &relays[2]).await;
+    let logs: Vec<PathBuf> = [&first, &second, &third]
+        .iter()
+        .map(|node| node.log.clone())
+        .collect();
     let api = Api {
         client: crate::support::http(),
         app_id: printed_value(&first.printed, "app_id"),
