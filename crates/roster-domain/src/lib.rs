@@ -8,6 +8,7 @@ pub mod attributes;
 pub mod contact;
 pub mod dates;
 pub mod email;
+pub mod engagement;
 pub mod error;
 pub mod event;
 pub mod ids;

@@ -7,7 +7,7 @@ use utoipa::{
     openapi::security::{ApiKey, ApiKeyValue, SecurityScheme},
 };
 
-use crate::routes::{contacts, events, legacy, messaging, studio, webhooks};
+use crate::routes::{contacts, engagement, events, legacy, messaging, studio, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -37,6 +37,12 @@ use crate::routes::{contacts, events, legacy, messaging, studio, webhooks};
         messaging::optin,
         messaging::get_messages,
         messaging::get_consent_history,
+        engagement::new_workroom,
+        engagement::get_workrooms,
+        engagement::new_form,
+        engagement::get_forms,
+        engagement::get_form_submissions,
+        engagement::submit_form,
         webhooks::twilio_inbound,
         webhooks::twilio_status,
         legacy::get_optin_customers,

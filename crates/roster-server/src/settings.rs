@@ -15,6 +15,8 @@ pub struct ServerSettings {
     pub shutdown_grace: Duration,
     /// Messaging: providers, retries, workers.
     pub delivery: DeliverySettings,
+    /// Hosted form submissions per client address and minute (0: no limit).
+    pub form_submissions_per_minute: u32,
 }
 
 impl Default for ServerSettings {
@@ -25,6 +27,7 @@ impl Default for ServerSettings {
             default_region: PhoneRegion::default(),
             shutdown_grace: Duration::from_secs(30),
             delivery: DeliverySettings::default(),
+            form_submissions_per_minute: 10,
         }
     }
 }

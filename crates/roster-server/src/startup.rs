@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use roster_delivery::Outbox;
 
-use crate::{ServerSettings, routes, state::AppState, telemetry};
+use crate::{ServerSettings, limits::FormLimiter, routes, state::AppState, telemetry};
 
 pub struct Application {
     listener: TcpListener,
@@ -30,6 +30,9 @@ impl Application {
             store,
             settings: settings.clone(),
             outbox: outbox.clone(),
+            form_limiter: Arc::new(FormLimiter::per_minute(
+                settings.form_submissions_per_minute,
+            )),
         });
         Ok(Self {
             listener,
@@ -73,8 +76,12 @@ impl Application {
         shutdown: CancellationToken,
         grace: std::time::Duration,
     ) -> std::io::Result<()> {
-        let server = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+        let server = axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned());
         tokio::select! {
             served = server => served,
             () = async {

@@ -1,6 +1,8 @@
 use std::sync::Arc;
 
 use roster_delivery::Outbox;
+
+use crate::limits::FormLimiter;
 use roster_store::Store;
 
 use crate::ServerSettings;
@@ -11,4 +13,5 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub settings: Arc<ServerSettings>,
     pub outbox: Outbox,
+    pub form_limiter: Arc<FormLimiter>,
 }

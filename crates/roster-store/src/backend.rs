@@ -4,9 +4,10 @@ use std::ops::DerefMut;
 
 use async_trait::async_trait;
 use roster_domain::{
-    ApiKey, AppCredentials, AppId, Class, Contact, ContactFilter, ContactId, ContactIdentity,
+    ApiKey, AppCredentials, AppId, Class, Contact, ContactFilter, ContactId, ContactIdentity, Date,
     Event, EventTypeSummary, Location, NewClass, NewContact, NewEvent, NewLocation, NewMembership,
     OptoutChannel, Page, SecretHash, Timestamp,
+    engagement::{Form, NewForm, NewWorkroom, Submission, Workroom},
     messaging::{
         Claimed, Delivery, KeywordReplies, Lease, Message, MessageFilter, MessagingSettings,
         Outgoing, ProviderStatus,
@@ -15,10 +16,10 @@ use roster_domain::{
 
 use crate::{
     AppSummary, ConsentRecord, CustomAttribute, EventQuery, Inbound, Include, MessageRef,
-    OptinRequest, Received, Related, ScheduleQuery, Store, StoreResult, apps,
+    OptinRequest, Received, Related, ScheduleQuery, Store, StoreResult, StoredSubmission, apps,
     conn::Conn,
     contacts::{reads, writes},
-    events, memberships,
+    engagement, events, memberships,
     messaging::{consent, inbound, outbox, settings},
     related, studio,
 };
@@ -234,6 +235,54 @@ impl<P: Pools> Store for SqlStore<P> {
         page: Page,
     ) -> StoreResult<Vec<Class>> {
         studio::schedule(&mut *self.pools.read().await?, app, query, page).await
+    }
+
+    async fn upsert_workroom(&self, app: &AppId, workroom: &NewWorkroom) -> StoreResult<String> {
+        let mut tx = self.pools.begin_write().await?;
+        let id = engagement::upsert_workroom(&mut *tx, app, workroom).await?;
+        self.pools.commit(tx).await?;
+        Ok(id)
+    }
+
+    async fn workrooms(&self, app: &AppId, page: Page) -> StoreResult<Vec<Workroom>> {
+        engagement::workrooms(&mut *self.pools.read().await?, app, page).await
+    }
+
+    async fn upsert_form(&self, app: &AppId, form: &NewForm) -> StoreResult<String> {
+        let mut tx = self.pools.begin_write().await?;
+        let id = engagement::upsert_form(&mut *tx, app, form).await?;
+        self.pools.commit(tx).await?;
+        Ok(id)
+    }
+
+    async fn forms(&self, app: &AppId, page: Page) -> StoreResult<Vec<Form>> {
+        engagement::forms(&mut *self.pools.read().await?, app, page).await
+    }
+
+    async fn form_by_public_id(&self, id: &str) -> StoreResult<Option<(AppId, Form)>> {
+        engagement::form_by_public_id(&mut *self.pools.read().await?, id).await
+    }
+
+    async fn submit_form(
+        &self,
+        app: &AppId,
+        form: &Form,
+        submission: &Submission,
+    ) -> StoreResult<String> {
+        let mut tx = self.pools.begin_write().await?;
+        let id = engagement::submit(&mut *tx, app, form, submission).await?;
+        self.pools.commit(tx).await?;
+        Ok(id)
+    }
+
+    async fn form_submissions(
+        &self,
+        app: &AppId,
+        form_id: &str,
+        since: Option<Date>,
+        page: Page,
+    ) -> StoreResult<Vec<StoredSubmission>> {
+        engagement::submissions(&mut *self.pools.read().await?, app, form_id, since, page).await
     }
 
     async fn messaging_settings(&self, app: &AppId) -> StoreResult<MessagingSettings> {

@@ -157,6 +157,36 @@ pub const TABLES: &[Table] = &[
             ("source", Text), ("created_date", Text),
         ],
     },
+    Table {
+        name: "workrooms",
+        key: &["pk"],
+        columns: &[
+            ("pk", Int), ("app_id", Text), ("public_id", Text), ("id", Text), ("name", Text),
+            ("created_date", Text), ("updated_date", Text),
+        ],
+    },
+    Table {
+        name: "workroom_locations",
+        key: &["workroom_pk", "location_id"],
+        columns: &[("workroom_pk", Int), ("location_id", Text)],
+    },
+    Table {
+        name: "forms",
+        key: &["pk"],
+        columns: &[
+            ("pk", Int), ("app_id", Text), ("public_id", Text), ("id", Text), ("name", Text),
+            ("fields", Text), ("consent_field", Text), ("created_date", Text),
+            ("updated_date", Text),
+        ],
+    },
+    Table {
+        name: "form_submissions",
+        key: &["pk"],
+        columns: &[
+            ("pk", Int), ("app_id", Text), ("public_id", Text), ("form_pk", Int),
+            ("contact_pk", OptInt), ("data", Text), ("submitted_date", Text),
+        ],
+    },
 ];
 
 /// Tables whose `pk` PostgreSQL generates (an identity column to move past copied ids).
@@ -168,6 +198,9 @@ const GENERATED_PKS: &[&str] = &[
     "classes",
     "messages",
     "consent_events",
+    "workrooms",
+    "forms",
+    "form_submissions",
 ];
 
 /// Rows per batch: one destination transaction each.

@@ -7,16 +7,18 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use roster_domain::{
-    ApiKey, AppCredentials, AppId, Class, Contact, ContactFilter, ContactId, ContactIdentity,
+    ApiKey, AppCredentials, AppId, Class, Contact, ContactFilter, ContactId, ContactIdentity, Date,
     Event, EventTypeSummary, InputError, Location, NewClass, NewContact, NewEvent, NewLocation,
     NewMembership, OptoutChannel, Page, SecretHash, Timestamp,
     attributes::AttributeType,
+    engagement::{Form, NewForm, NewWorkroom, Submission, Workroom},
     messaging::{
         Claimed, Delivery, KeywordReplies, Lease, Message, MessageFilter, MessagingSettings,
         Outgoing, ProviderStatus,
     },
 };
 
+pub use engagement::StoredSubmission;
 pub use events::EventQuery;
 pub use messaging::{ConsentRecord, Inbound, OptinRequest, inbound::Received, outbox::MessageRef};
 pub use related::{Include, Related};
@@ -28,6 +30,7 @@ mod backend;
 mod conn;
 mod contacts;
 pub mod copy;
+pub mod engagement;
 pub mod events;
 pub mod memberships;
 pub mod messaging;
@@ -187,6 +190,29 @@ pub trait Store: Send + Sync + 'static {
         query: &ScheduleQuery,
         page: Page,
     ) -> StoreResult<Vec<Class>>;
+
+    /// newWorkroom; returns the workroom's `_id`.
+    async fn upsert_workroom(&self, app: &AppId, workroom: &NewWorkroom) -> StoreResult<String>;
+    async fn workrooms(&self, app: &AppId, page: Page) -> StoreResult<Vec<Workroom>>;
+    /// newForm; returns the form's `_id`.
+    async fn upsert_form(&self, app: &AppId, form: &NewForm) -> StoreResult<String>;
+    async fn forms(&self, app: &AppId, page: Page) -> StoreResult<Vec<Form>>;
+    /// A form by its `_id`, with the app it belongs to (the public page has no keys).
+    async fn form_by_public_id(&self, id: &str) -> StoreResult<Option<(AppId, Form)>>;
+    /// A valid submission: its contact created or updated, the submission stored.
+    async fn submit_form(
+        &self,
+        app: &AppId,
+        form: &Form,
+        submission: &Submission,
+    ) -> StoreResult<String>;
+    async fn form_submissions(
+        &self,
+        app: &AppId,
+        form_id: &str,
+        since: Option<Date>,
+        page: Page,
+    ) -> StoreResult<Vec<StoredSubmission>>;
 
     /// An app's own messaging settings (what `roster apps configure` set).
     async fn messaging_settings(&self, app: &AppId) -> StoreResult<MessagingSettings>;

@@ -116,6 +116,9 @@ pub struct ServeArgs {
     /// Seconds in-flight requests get to finish after SIGTERM or Ctrl-C.
     #[arg(long, env = "ROSTER_SHUTDOWN_GRACE_SECONDS", value_name = "SECONDS")]
     pub shutdown_grace_seconds: Option<u64>,
+    /// Hosted form submissions accepted per client address and minute (0: no limit).
+    #[arg(long, env = "ROSTER_FORM_SUBMISSIONS_PER_MINUTE", value_name = "N")]
+    pub form_submissions_per_minute: Option<u32>,
     #[command(flatten)]
     pub messaging: MessagingArgs,
 }

@@ -87,6 +87,7 @@ layer! {
     provider_timeout_seconds: u64,
     delivery_lease_seconds: u64,
     delivery_poll_ms: u64,
+    form_submissions_per_minute: u32,
 }
 
 impl Layer {
@@ -124,6 +125,7 @@ impl Layer {
             provider_timeout_seconds: m.provider_timeout_seconds,
             delivery_lease_seconds: m.delivery_lease_seconds,
             delivery_poll_ms: m.delivery_poll_ms,
+            form_submissions_per_minute: serve.form_submissions_per_minute,
         }
     }
 
@@ -169,6 +171,7 @@ pub struct Config {
     pub provider_timeout_seconds: u64,
     pub delivery_lease_seconds: u64,
     pub delivery_poll_ms: u64,
+    pub form_submissions_per_minute: u32,
 }
 
 impl Config {
@@ -250,6 +253,7 @@ impl Config {
                 lease
             },
             delivery_poll_ms: layer.delivery_poll_ms.unwrap_or(1000).max(10),
+            form_submissions_per_minute: layer.form_submissions_per_minute.unwrap_or(10),
         })
     }
 
@@ -269,6 +273,7 @@ impl Config {
                 poll_interval: Duration::from_millis(self.delivery_poll_ms),
                 public_url: self.public_url.clone(),
             },
+            form_submissions_per_minute: self.form_submissions_per_minute,
         }
     }
 

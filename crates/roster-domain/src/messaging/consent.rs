@@ -90,6 +90,8 @@ pub enum ConsentSource {
     ProviderError,
     /// mergeContacts combined two contacts' consent.
     Merge,
+    /// A form's consent checkbox.
+    Form,
 }
 
 impl ConsentSource {
@@ -99,6 +101,7 @@ impl ConsentSource {
             ConsentSource::Keyword => "keyword",
             ConsentSource::ProviderError => "provider_error",
             ConsentSource::Merge => "merge",
+            ConsentSource::Form => "form",
         }
     }
 }

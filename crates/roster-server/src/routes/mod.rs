@@ -19,7 +19,9 @@ use crate::{
 };
 
 pub mod contacts;
+pub mod engagement;
 pub mod events;
+pub mod form_page;
 pub mod legacy;
 pub mod messaging;
 pub mod ops;
@@ -75,7 +77,16 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/optin", post(messaging::optin))
         .route("/getMessages", post(messaging::get_messages))
-        .route("/getConsentHistory", post(messaging::get_consent_history));
+        .route("/getConsentHistory", post(messaging::get_consent_history))
+        .route("/newWorkroom", post(engagement::new_workroom))
+        .route("/getWorkrooms", post(engagement::get_workrooms))
+        .route("/newForm", post(engagement::new_form))
+        .route("/getForms", post(engagement::get_forms))
+        .route(
+            "/getFormSubmissions",
+            post(engagement::get_form_submissions),
+        )
+        .route("/submitForm", post(engagement::submit_form));
     let v1 = Router::new()
         .route("/getOptinCustomers", post(legacy::get_optin_customers))
         .route("/getOptoutCustomers", post(legacy::get_optout_customers));
@@ -89,6 +100,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/webhooks/twilio/{app_id}/status",
             post(webhooks::twilio_status),
+        )
+        .route(
+            "/forms/{form_id}",
+            get(form_page::show).post(form_page::submit),
         )
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))

@@ -3,6 +3,7 @@
 
 pub mod activity_members;
 pub mod contacts;
+pub mod engagement;
 pub mod events;
 pub mod identity;
 pub mod lenient;

@@ -19,6 +19,16 @@ pub async fn upsert<C: Conn + ?Sized>(
     app: &AppId,
     request: &NewContact,
 ) -> StoreResult<ContactId> {
+    upsert_from(conn, app, request, ConsentSource::Api).await
+}
+
+/// newContact's write, for a caller that names where consent changes come from.
+pub async fn upsert_from<C: Conn + ?Sized>(
+    conn: &mut C,
+    app: &AppId,
+    request: &NewContact,
+    source: ConsentSource,
+) -> StoreResult<ContactId> {
     let now = Timestamp::now();
     let identity = request.identity();
     conn.lock_keys(&mut identity::lock_keys(app, &identity))
@@ -41,7 +51,7 @@ pub async fn upsert<C: Conn + ?Sized>(
                 stored.pk,
                 &before,
                 &stored.contact.consent,
-                ConsentSource::Api,
+                source,
                 now,
             )
             .await?;
@@ -57,7 +67,7 @@ pub async fn upsert<C: Conn + ?Sized>(
                 pk,
                 &Consent::default(),
                 &contact.consent,
-                ConsentSource::Api,
+                source,
                 now,
             )
             .await?;
@@ -166,6 +176,7 @@ async fn move_activity<C: Conn + ?Sized>(
         "UPDATE memberships SET contact_pk = $1 WHERE contact_pk = $2",
         "UPDATE messages SET contact_pk = $1 WHERE contact_pk = $2",
         "UPDATE consent_events SET contact_pk = $1 WHERE contact_pk = $2",
+        "UPDATE form_submissions SET contact_pk = $1 WHERE contact_pk = $2",
     ] {
         conn.execute(sql, args![to_pk, from_pk]).await?;
     }

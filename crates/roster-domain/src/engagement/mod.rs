@@ -1,0 +1,10 @@
+//! The engagement layer a studio uses every day: workrooms (sub-units, usually a location
+//! or brand) and forms (sign-ups, waivers, enquiries). Campaigns follow.
+
+pub mod form;
+pub mod workroom;
+
+pub use form::{
+    FieldError, FieldType, Form, FormField, HONEYPOT_FIELD, NewForm, Submission, SubmittedContact,
+};
+pub use workroom::{NewWorkroom, Workroom};
