@@ -19,6 +19,7 @@ use thiserror::Error;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
+mod fan_out;
 pub mod providers;
 pub mod signature;
 mod worker;
@@ -105,6 +106,8 @@ struct Inner {
     twilio: TwilioClient,
     smtp: SmtpClient,
     wake: Notify,
+    /// Wakes this node's campaign fan-out (a campaign was started here).
+    fan_out_wake: Notify,
     /// Inline attempts: they outlive their request, and shutdown waits for them.
     inline: TaskTracker,
     /// Bounds inline attempts, so a burst of sends cannot open a provider call each;
@@ -124,6 +127,7 @@ impl Outbox {
                 store,
                 settings,
                 wake: Notify::new(),
+                fan_out_wake: Notify::new(),
                 inline: TaskTracker::new(),
                 inline_slots: Arc::new(Semaphore::new(INLINE_SLOTS)),
             }),
@@ -205,9 +209,23 @@ impl Outbox {
         Ok(received)
     }
 
-    /// Runs this node's workers until `shutdown`, then lets in-flight sends finish.
+    /// Runs this node's workers and campaign fan-out until `shutdown`, then lets in-flight
+    /// sends finish. A node with no workers does neither.
     pub fn spawn_workers(&self, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(worker::run(self.clone(), shutdown))
+        let this = self.clone();
+        tokio::spawn(async move {
+            if this.inner.settings.workers == 0 {
+                return;
+            }
+            let fan_out = tokio::spawn(fan_out::run(this.clone(), shutdown.clone()));
+            worker::run(this, shutdown).await;
+            let _ = fan_out.await;
+        })
+    }
+
+    /// A campaign was started: fan it out now rather than at the next poll.
+    pub fn wake_fan_out(&self) {
+        self.inner.fan_out_wake.notify_one();
     }
 
     /// Waits for inline attempts still running (shutdown).

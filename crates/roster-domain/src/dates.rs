@@ -19,6 +19,19 @@ const RFC3339_MILLIS: &[FormatItem<'static>] =
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Date(time::Date);
 
+impl serde::Serialize for Date {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Date {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        Date::parse("date", &raw).map_err(serde::de::Error::custom)
+    }
+}
+
 impl Date {
     pub fn parse(field: &str, raw: &str) -> Result<Self, InputError> {
         let raw = raw.trim();

@@ -7,16 +7,19 @@ use roster_domain::{
     ApiKey, AppCredentials, AppId, Class, Contact, ContactFilter, ContactId, ContactIdentity, Date,
     Event, EventTypeSummary, Location, NewClass, NewContact, NewEvent, NewLocation, NewMembership,
     OptoutChannel, Page, SecretHash, Timestamp,
-    engagement::{Form, NewForm, NewWorkroom, Submission, Workroom},
+    engagement::{
+        Campaign, CampaignStatus, Form, NewCampaign, NewForm, NewWorkroom, Submission, Workroom,
+    },
     messaging::{
-        Claimed, Delivery, KeywordReplies, Lease, Message, MessageFilter, MessagingSettings,
-        Outgoing, ProviderStatus,
+        Channel, Claimed, Delivery, KeywordReplies, Lease, Message, MessageFilter,
+        MessagingSettings, Outgoing, ProviderStatus,
     },
 };
 
 use crate::{
     AppSummary, ConsentRecord, CustomAttribute, EventQuery, Inbound, Include, MessageRef,
     OptinRequest, Received, Related, ScheduleQuery, Store, StoreResult, StoredSubmission, apps,
+    campaigns,
     conn::Conn,
     contacts::{reads, writes},
     engagement, events, memberships,
@@ -283,6 +286,43 @@ impl<P: Pools> Store for SqlStore<P> {
         page: Page,
     ) -> StoreResult<Vec<StoredSubmission>> {
         engagement::submissions(&mut *self.pools.read().await?, app, form_id, since, page).await
+    }
+
+    async fn upsert_campaign(&self, app: &AppId, campaign: &NewCampaign) -> StoreResult<String> {
+        let mut tx = self.pools.begin_write().await?;
+        let id = campaigns::upsert(&mut *tx, app, campaign).await?;
+        self.pools.commit(tx).await?;
+        Ok(id)
+    }
+
+    async fn start_campaign(&self, app: &AppId, id: &str) -> StoreResult<CampaignStatus> {
+        let mut tx = self.pools.begin_write().await?;
+        let status = campaigns::start(&mut *tx, app, id, Timestamp::now()).await?;
+        self.pools.commit(tx).await?;
+        Ok(status)
+    }
+
+    async fn cancel_campaign(&self, app: &AppId, id: &str) -> StoreResult<()> {
+        let mut tx = self.pools.begin_write().await?;
+        campaigns::cancel(&mut *tx, app, id, Timestamp::now()).await?;
+        self.pools.commit(tx).await
+    }
+
+    async fn campaigns(
+        &self,
+        app: &AppId,
+        status: Option<CampaignStatus>,
+        channel: Option<Channel>,
+        page: Page,
+    ) -> StoreResult<Vec<Campaign>> {
+        campaigns::list(&mut *self.pools.read().await?, app, status, channel, page).await
+    }
+
+    async fn fan_out_step(&self, batch: u32) -> StoreResult<Option<usize>> {
+        let mut tx = self.pools.begin_write().await?;
+        let step = campaigns::fan_out_step(&mut *tx, batch, Timestamp::now()).await?;
+        self.pools.commit(tx).await?;
+        Ok(step)
     }
 
     async fn messaging_settings(&self, app: &AppId) -> StoreResult<MessagingSettings> {

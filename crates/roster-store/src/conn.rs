@@ -96,6 +96,11 @@ impl Filtered {
             .push_str(&fragment.replace("$N", &format!("${}", self.args.len())));
     }
 
+    /// Appends a fragment that binds nothing (a closing parenthesis).
+    pub fn push(&mut self, fragment: &'static str) {
+        self.sql.push_str(fragment);
+    }
+
     /// The finished query: ordered, then limited to one page.
     pub fn page(mut self, order_by: &str, page: roster_domain::Page) -> (Sql, Vec<Arg>) {
         let n = self.args.len();

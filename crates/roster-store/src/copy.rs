@@ -138,6 +138,22 @@ pub const TABLES: &[Table] = &[
         columns: &[("app_id", Text), ("messaging", Text), ("updated_date", Text)],
     },
     Table {
+        name: "campaigns",
+        key: &["pk"],
+        columns: &[
+            ("pk", Int), ("app_id", Text), ("public_id", Text), ("id", Text), ("name", Text),
+            ("channel", Text), ("subject", Text), ("body", Text), ("from_addr", Text),
+            ("from_name", Text), ("audience", Text), ("status", Text), ("scheduled_date", Text),
+            ("started_date", Text), ("sent_date", Text), ("cursor_pk", Int),
+            ("created_date", Text), ("updated_date", Text),
+        ],
+    },
+    Table {
+        name: "campaign_skips",
+        key: &["campaign_pk", "contact_pk"],
+        columns: &[("campaign_pk", Int), ("contact_pk", Int), ("reason", Text)],
+    },
+    Table {
         name: "messages",
         key: &["pk"],
         columns: &[
@@ -147,6 +163,7 @@ pub const TABLES: &[Table] = &[
             ("status", Text), ("attempts", Int), ("next_attempt_at", Text),
             ("lease_token", Text), ("provider_id", Text), ("last_error", Text),
             ("created_date", Text), ("updated_date", Text), ("sent_date", Text),
+            ("campaign_pk", OptInt),
         ],
     },
     Table {
@@ -201,6 +218,7 @@ const GENERATED_PKS: &[&str] = &[
     "workrooms",
     "forms",
     "form_submissions",
+    "campaigns",
 ];
 
 /// Rows per batch: one destination transaction each.

@@ -11,10 +11,12 @@ use roster_domain::{
     Event, EventTypeSummary, InputError, Location, NewClass, NewContact, NewEvent, NewLocation,
     NewMembership, OptoutChannel, Page, SecretHash, Timestamp,
     attributes::AttributeType,
-    engagement::{Form, NewForm, NewWorkroom, Submission, Workroom},
+    engagement::{
+        Campaign, CampaignStatus, Form, NewCampaign, NewForm, NewWorkroom, Submission, Workroom,
+    },
     messaging::{
-        Claimed, Delivery, KeywordReplies, Lease, Message, MessageFilter, MessagingSettings,
-        Outgoing, ProviderStatus,
+        Channel, Claimed, Delivery, KeywordReplies, Lease, Message, MessageFilter,
+        MessagingSettings, Outgoing, ProviderStatus,
     },
 };
 
@@ -27,6 +29,7 @@ use thiserror::Error;
 
 mod apps;
 mod backend;
+pub mod campaigns;
 mod conn;
 mod contacts;
 pub mod copy;
@@ -213,6 +216,21 @@ pub trait Store: Send + Sync + 'static {
         since: Option<Date>,
         page: Page,
     ) -> StoreResult<Vec<StoredSubmission>>;
+
+    /// newCampaign (a draft); returns its `_id`.
+    async fn upsert_campaign(&self, app: &AppId, campaign: &NewCampaign) -> StoreResult<String>;
+    /// sendCampaign; `id` is the `_id` or the caller's id.
+    async fn start_campaign(&self, app: &AppId, id: &str) -> StoreResult<CampaignStatus>;
+    async fn cancel_campaign(&self, app: &AppId, id: &str) -> StoreResult<()>;
+    async fn campaigns(
+        &self,
+        app: &AppId,
+        status: Option<CampaignStatus>,
+        channel: Option<Channel>,
+        page: Page,
+    ) -> StoreResult<Vec<Campaign>>;
+    /// One fan-out step of a due campaign (any app); `None` when none is due.
+    async fn fan_out_step(&self, batch: u32) -> StoreResult<Option<usize>>;
 
     /// An app's own messaging settings (what `roster apps configure` set).
     async fn messaging_settings(&self, app: &AppId) -> StoreResult<MessagingSettings>;

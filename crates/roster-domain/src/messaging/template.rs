@@ -76,6 +76,35 @@ impl Template {
         })
     }
 
+    /// Checks, before any contact is known, that every placeholder names a contact field
+    /// or one of the app's custom attributes (a campaign is checked when it is created).
+    pub fn check_names(
+        &self,
+        is_custom_attribute: impl Fn(&str) -> bool,
+    ) -> Result<(), InputError> {
+        match self
+            .placeholders()
+            .find(|name| !BUILT_IN.contains(name) && !is_custom_attribute(name))
+        {
+            Some(name) => Err(InputError::new(
+                self.field.clone(),
+                format!("{} uses an unknown placeholder {{{{{name}}}}}", self.field),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// The text as written (placeholders included), for storing.
+    pub fn source(&self) -> String {
+        self.parts
+            .iter()
+            .map(|part| match part {
+                Part::Text(text) => text.clone(),
+                Part::Field(name) => format!("{{{{{name}}}}}"),
+            })
+            .collect()
+    }
+
     pub fn placeholders(&self) -> impl Iterator<Item = &str> {
         self.parts.iter().filter_map(|part| match part {
             Part::Field(name) => Some(name.as_str()),

@@ -10,6 +10,7 @@ use crate::{
     state::AppState,
     wire::{
         Members, SuccessWithId,
+        campaigns::{CampaignIdBody, CampaignMember, CampaignsBody, NewCampaignBody},
         contacts::ListBody,
         engagement::{
             FormMember, NewFormBody, NewWorkroomBody, SubmissionMember, SubmissionsBody,
@@ -161,5 +162,84 @@ pub async fn submit_form(
     Ok(Json(Submitted {
         status: "success",
         id,
+    }))
+}
+
+/// `{"status":"success","campaign_status":..}` of sendCampaign.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct CampaignStarted {
+    #[schema(example = "success")]
+    pub status: &'static str,
+    /// `sending`, or `scheduled` until its `scheduled_date`.
+    pub campaign_status: &'static str,
+}
+
+/// Create or update a draft campaign by your `id` (Roster extension).
+#[utoipa::path(post, path = "/v2/ExternalApi/newCampaign", tag = "engagement",
+    request_body = NewCampaignBody,
+    responses((status = 200, body = SuccessWithId), ErrorResponses),
+    security(("api_key" = [], "secret_key" = [])))]
+pub async fn new_campaign(
+    State(state): State<AppState>,
+    req: AppRequest<NewCampaignBody>,
+) -> Result<Json<SuccessWithId>, ApiError> {
+    let settings = state.outbox.app_settings(&req.app).await?;
+    let campaign = req.body.parse(&settings)?;
+    let id = state.store.upsert_campaign(&req.app, &campaign).await?;
+    Ok(Json(SuccessWithId {
+        status: "success",
+        id,
+    }))
+}
+
+/// Start a draft campaign: now, or at its `scheduled_date` (Roster extension).
+#[utoipa::path(post, path = "/v2/ExternalApi/sendCampaign", tag = "engagement",
+    request_body = CampaignIdBody,
+    responses((status = 200, body = CampaignStarted), ErrorResponses),
+    security(("api_key" = [], "secret_key" = [])))]
+pub async fn send_campaign(
+    State(state): State<AppState>,
+    req: AppRequest<CampaignIdBody>,
+) -> Result<Json<CampaignStarted>, ApiError> {
+    let id = crate::wire::required("id", req.body.id)?;
+    let status = state.store.start_campaign(&req.app, &id).await?;
+    state.outbox.wake_fan_out();
+    Ok(Json(CampaignStarted {
+        status: "success",
+        campaign_status: status.as_str(),
+    }))
+}
+
+/// Stop a campaign: no more messages are queued, and queued ones fail as cancelled
+/// (Roster extension).
+#[utoipa::path(post, path = "/v2/ExternalApi/cancelCampaign", tag = "engagement",
+    request_body = CampaignIdBody,
+    responses((status = 200, body = crate::wire::ResultSuccess), ErrorResponses),
+    security(("api_key" = [], "secret_key" = [])))]
+pub async fn cancel_campaign(
+    State(state): State<AppState>,
+    req: AppRequest<CampaignIdBody>,
+) -> Result<Json<crate::wire::ResultSuccess>, ApiError> {
+    let id = crate::wire::required("id", req.body.id)?;
+    state.store.cancel_campaign(&req.app, &id).await?;
+    Ok(Json(crate::wire::ResultSuccess::new()))
+}
+
+/// The app's campaigns with counts from the outbox, oldest first.
+#[utoipa::path(post, path = "/v2/ExternalApi/getCampaigns", tag = "engagement",
+    request_body = CampaignsBody,
+    responses((status = 200, body = Members<CampaignMember>), ErrorResponses),
+    security(("api_key" = [], "secret_key" = [])))]
+pub async fn get_campaigns(
+    State(state): State<AppState>,
+    req: AppRequest<CampaignsBody>,
+) -> Result<Json<Members<CampaignMember>>, ApiError> {
+    let (status, channel, page) = req.body.parse()?;
+    let campaigns = state
+        .store
+        .campaigns(&req.app, status, channel, page)
+        .await?;
+    Ok(Json(Members {
+        members: campaigns.into_iter().map(CampaignMember::from).collect(),
     }))
 }

@@ -86,7 +86,11 @@ pub fn router(state: AppState) -> Router {
             "/getFormSubmissions",
             post(engagement::get_form_submissions),
         )
-        .route("/submitForm", post(engagement::submit_form));
+        .route("/submitForm", post(engagement::submit_form))
+        .route("/newCampaign", post(engagement::new_campaign))
+        .route("/sendCampaign", post(engagement::send_campaign))
+        .route("/cancelCampaign", post(engagement::cancel_campaign))
+        .route("/getCampaigns", post(engagement::get_campaigns));
     let v1 = Router::new()
         .route("/getOptinCustomers", post(legacy::get_optin_customers))
         .route("/getOptoutCustomers", post(legacy::get_optout_customers));

@@ -2,6 +2,7 @@
 //! into domain values. Parsing happens here once; handlers get domain types.
 
 pub mod activity_members;
+pub mod campaigns;
 pub mod contacts;
 pub mod engagement;
 pub mod events;

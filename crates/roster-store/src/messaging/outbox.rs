@@ -228,39 +228,56 @@ pub async fn insert<C: Conn + ?Sized>(
     contact_pk: Option<i64>,
     lease_token: Option<&str>,
 ) -> StoreResult<()> {
-    conn.execute(
-        "INSERT INTO messages (id, app_id, channel, direction, contact_pk, to_addr, from_addr,
-            from_name, reply_to, subject, text_body, html_body, status, attempts, next_attempt_at,
-            lease_token, provider_id, last_error, created_date, updated_date, sent_date, purpose)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-            $19, $20, $21, $22)",
-        vec![
-            message.id.as_str().into(),
-            message.app_id.as_str().into(),
-            message.channel.as_str().into(),
-            message.direction.as_str().into(),
-            Arg::OptInt(contact_pk),
-            message.to.as_str().into(),
-            message.from.as_str().into(),
-            message.from_name.clone().into(),
-            message.reply_to.clone().into(),
-            message.subject.clone().into(),
-            message.text.clone().into(),
-            message.html.clone().into(),
-            message.status.as_str().into(),
-            i64::from(message.attempts).into(),
-            message.next_attempt.map(Timestamp::to_rfc3339).into(),
-            lease_token.map(str::to_string).into(),
-            message.provider_id.clone().into(),
-            message.error.clone().into(),
-            message.created_date.to_rfc3339().into(),
-            message.updated_date.to_rfc3339().into(),
-            message.sent_date.map(Timestamp::to_rfc3339).into(),
-            message.purpose.as_str().into(),
-        ],
-    )
-    .await?;
+    insert_row(conn, message, contact_pk, lease_token, None).await?;
     Ok(())
+}
+
+/// Inserts a message; with `campaign_pk`, only if the contact has no message of that
+/// campaign yet (the unique key decides). Returns whether a row was written.
+pub async fn insert_row<C: Conn + ?Sized>(
+    conn: &mut C,
+    message: &Message,
+    contact_pk: Option<i64>,
+    lease_token: Option<&str>,
+    campaign_pk: Option<i64>,
+) -> StoreResult<bool> {
+    let written = conn
+        .execute(
+            "INSERT INTO messages (id, app_id, channel, direction, contact_pk, to_addr, from_addr,
+            from_name, reply_to, subject, text_body, html_body, status, attempts, next_attempt_at,
+            lease_token, provider_id, last_error, created_date, updated_date, sent_date, purpose,
+            campaign_pk)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+            $19, $20, $21, $22, $23)
+         ON CONFLICT DO NOTHING",
+            vec![
+                message.id.as_str().into(),
+                message.app_id.as_str().into(),
+                message.channel.as_str().into(),
+                message.direction.as_str().into(),
+                Arg::OptInt(contact_pk),
+                message.to.as_str().into(),
+                message.from.as_str().into(),
+                message.from_name.clone().into(),
+                message.reply_to.clone().into(),
+                message.subject.clone().into(),
+                message.text.clone().into(),
+                message.html.clone().into(),
+                message.status.as_str().into(),
+                i64::from(message.attempts).into(),
+                message.next_attempt.map(Timestamp::to_rfc3339).into(),
+                lease_token.map(str::to_string).into(),
+                message.provider_id.clone().into(),
+                message.error.clone().into(),
+                message.created_date.to_rfc3339().into(),
+                message.updated_date.to_rfc3339().into(),
+                message.sent_date.map(Timestamp::to_rfc3339).into(),
+                message.purpose.as_str().into(),
+                Arg::OptInt(campaign_pk),
+            ],
+        )
+        .await?;
+    Ok(written > 0)
 }
 
 /// Claims up to `limit` due messages of any app: queued ones whose time has come, and

@@ -427,3 +427,106 @@ async fn the_honeypot_and_the_rate_limit_keep_bots_out() {
         9
     );
 }
+
+#[tokio::test]
+async fn a_member_fills_the_hosted_form_in_a_real_browser() {
+    let Some(webdriver) =
+        crate::support::browser::webdriver_url("a_member_fills_the_hosted_form_in_a_real_browser")
+    else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let form = new_form(&app).await;
+    let browser = crate::support::browser::start(&webdriver).await;
+    browser.goto(&app.url(&format!("/forms/{form}"))).await;
+    assert_eq!(browser.title().await, "Free class sign-up");
+
+    // A missing required field: the page comes back with the error, tied to the input.
+    browser
+        .find("#f-email")
+        .await
+        .send_keys("ana@example.com")
+        .await;
+    browser.find("button[type=submit]").await.click().await;
+    let alert = browser
+        .wait_for("#errors", std::time::Duration::from_secs(10))
+        .await;
+    assert!(
+        alert.text().await.contains("First name is required"),
+        "{}",
+        alert.text().await
+    );
+    let first = browser.find("#f-first_name").await;
+    assert_eq!(
+        first.attribute("aria-invalid").await.as_deref(),
+        Some("true")
+    );
+    assert_eq!(
+        browser.find("#e-first_name").await.text().await,
+        "First name is required"
+    );
+    assert_eq!(
+        browser.find("#f-email").await.property("value").await,
+        json!("ana@example.com"),
+        "what was typed is kept"
+    );
+    assert!(
+        app.members("getFormSubmissions", json!({"form_id": form}))
+            .await
+            .is_empty()
+    );
+
+    // Keyboard only: focus the first field, then Tab through the form.
+    first.click().await;
+    browser.type_keys("Ana").await;
+    browser.press_tab().await;
+    assert!(
+        browser
+            .active_element()
+            .await
+            .same_as(&browser.find("#f-last_name").await)
+            .await
+    );
+    browser.type_keys("Lopez").await;
+    browser
+        .find("#f-phone")
+        .await
+        .send_keys("(415) 555-0900")
+        .await;
+    browser.find("#f-sms_ok").await.click().await;
+    // The honeypot is out of sight and out of the tab order.
+    assert_eq!(
+        browser
+            .find("#f-website")
+            .await
+            .attribute("tabindex")
+            .await
+            .as_deref(),
+        Some("-1")
+    );
+    browser.find("button[type=submit]").await.click().await;
+    let thanks = browser
+        .wait_for("[role=status]", std::time::Duration::from_secs(10))
+        .await;
+    assert!(
+        thanks.text().await.contains("received"),
+        "{}",
+        thanks.text().await
+    );
+    let width = browser
+        .execute("return document.documentElement.scrollWidth", vec![])
+        .await;
+    assert!(width.as_u64().unwrap() <= 390, "fits a phone: {width}");
+    browser.quit().await;
+
+    let submissions = app
+        .members("getFormSubmissions", json!({"form_id": form}))
+        .await;
+    assert_eq!(submissions.len(), 1);
+    assert_eq!(submissions[0]["data"]["first_name"], "Ana");
+    assert_eq!(submissions[0]["data"]["phone"], "+14155550900");
+    assert_eq!(submissions[0]["data"]["sms_ok"], true);
+    let optins = app.members("getOptinCustomers", json!({})).await;
+    assert_eq!(optins.len(), 1, "the consent box opted the new contact in");
+    assert_eq!(optins[0]["id"], submissions[0]["contact_id"]);
+}

@@ -4,10 +4,13 @@
 
 mod auth;
 mod bad_input;
+mod browser_selftest;
+mod campaigns;
 mod cli;
 mod cluster;
 mod contacts;
 mod copy;
+mod engagement;
 mod events;
 mod fakes;
 mod identity;

@@ -1,6 +1,7 @@
 //! The test harness: `TestApp::spawn()` starts Roster on port 0 against a fresh database
 //! with one app, and offers a small client for the contract's endpoints.
 
+pub mod browser;
 mod db;
 pub mod messaging;
 pub mod smtp;
