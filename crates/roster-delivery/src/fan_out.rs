@@ -12,7 +12,8 @@ pub const BATCH: u32 = 500;
 pub(crate) async fn run(outbox: Outbox, shutdown: CancellationToken) {
     let poll = outbox.settings().poll_interval;
     while !shutdown.is_cancelled() {
-        match outbox.inner.store.fan_out_step(BATCH).await {
+        let defaults = &outbox.inner.settings.defaults;
+        match outbox.inner.store.fan_out_step(BATCH, defaults).await {
             Ok(Some(_)) => {
                 // New messages are due now.
                 outbox.inner.wake.notify_one();

@@ -318,9 +318,13 @@ impl<P: Pools> Store for SqlStore<P> {
         campaigns::list(&mut *self.pools.read().await?, app, status, channel, page).await
     }
 
-    async fn fan_out_step(&self, batch: u32) -> StoreResult<Option<usize>> {
+    async fn fan_out_step(
+        &self,
+        batch: u32,
+        defaults: &MessagingSettings,
+    ) -> StoreResult<Option<usize>> {
         let mut tx = self.pools.begin_write().await?;
-        let step = campaigns::fan_out_step(&mut *tx, batch, Timestamp::now()).await?;
+        let step = campaigns::fan_out_step(&mut *tx, batch, defaults, Timestamp::now()).await?;
         self.pools.commit(tx).await?;
         Ok(step)
     }

@@ -5,18 +5,24 @@
 //! skip, move the cursor. A crash loses at most the step in progress, which is redone;
 //! the unique key on (campaign, contact) makes a second message impossible anyway.
 
+use std::{collections::HashMap, time::Duration};
+
+use jiff::tz::TimeZone;
 use roster_domain::{
     AppId, InputError, Page, Timestamp,
-    engagement::{Audience, Campaign, CampaignStatus, NewCampaign, SkipReason},
+    engagement::{
+        Audience, Campaign, CampaignStatus, NewCampaign, SkipReason,
+        schedule::{QuietHours, time_zone},
+    },
     ids::new_object_id,
-    messaging::{Channel, Direction, Message, MessageStatus, Purpose, Template},
+    messaging::{Channel, Direction, Message, MessageStatus, MessagingSettings, Purpose, Template},
 };
 
 use crate::{
     StoreError, StoreResult,
     conn::{Arg, Conn, Filtered, args},
     contacts::reads,
-    messaging::{consent, outbox},
+    messaging::{consent, outbox, settings},
     rows::{ContactRow, StoredContact, contact_columns},
 };
 
@@ -189,6 +195,7 @@ struct DueRow {
 pub async fn fan_out_step<C: Conn + ?Sized>(
     conn: &mut C,
     batch: u32,
+    defaults: &MessagingSettings,
     now: Timestamp,
 ) -> StoreResult<Option<usize>> {
     let skip_locked = if C::ROW_LOCKS {
@@ -224,6 +231,7 @@ pub async fn fan_out_step<C: Conn + ?Sized>(
         )
         .await?;
     }
+    let mut pacing = Pacing::load(conn, &app, channel, defaults, now).await?;
     let contacts = audience_batch(conn, &app, &audience, due.cursor_pk, batch).await?;
     let scanned = contacts.len();
     for stored in &contacts {
@@ -268,15 +276,18 @@ pub async fn fan_out_step<C: Conn + ?Sized>(
             html: (channel == Channel::Email).then_some(text),
             status: MessageStatus::Queued,
             attempts: 0,
-            next_attempt: Some(now),
+            next_attempt: Some(pacing.slot_for(&stored.contact)),
             provider_id: None,
             error: None,
             created_date: now,
             updated_date: now,
             sent_date: None,
         };
-        outbox::insert_row(conn, &message, Some(stored.pk), None, Some(due.pk)).await?;
+        if !outbox::insert_row(conn, &message, Some(stored.pk), None, Some(due.pk)).await? {
+            pacing.give_back();
+        }
     }
+    pacing.save(conn, &app, channel).await?;
     let cursor = contacts.last().map_or(due.cursor_pk, |c| c.pk);
     let finished = scanned < batch as usize;
     conn.execute(
@@ -293,6 +304,108 @@ pub async fn fan_out_step<C: Conn + ?Sized>(
     )
     .await?;
     Ok(Some(scanned))
+}
+
+/// When each campaign message may go: outside the recipient's quiet hours (their
+/// location's time zone, else the app's) and spaced by the app's send rate, whose next
+/// free slot is kept in the database so campaigns and nodes share it.
+struct Pacing {
+    quiet: Option<QuietHours>,
+    interval: Option<Duration>,
+    app_zone: TimeZone,
+    location_zones: HashMap<String, TimeZone>,
+    now: Timestamp,
+    next_slot: Timestamp,
+    last_slot: Option<Timestamp>,
+}
+
+impl Pacing {
+    async fn load<C: Conn + ?Sized>(
+        conn: &mut C,
+        app: &AppId,
+        channel: Channel,
+        defaults: &MessagingSettings,
+        now: Timestamp,
+    ) -> StoreResult<Pacing> {
+        let settings = defaults.overlay(&settings::get(conn, app).await?);
+        let zones: Vec<(String, String)> = conn
+            .fetch_all(
+                "SELECT id, timezone FROM locations WHERE app_id = $1 AND timezone IS NOT NULL",
+                args![app.as_str()],
+            )
+            .await?;
+        let location_zones = zones
+            .into_iter()
+            .filter_map(|(id, name)| time_zone("timezone", &name).ok().map(|zone| (id, zone)))
+            .collect();
+        let lock = if C::ROW_LOCKS { " FOR UPDATE" } else { "" };
+        let sql =
+            format!("SELECT next_slot FROM send_slots WHERE app_id = $1 AND channel = $2{lock}");
+        let stored: Option<(String,)> = conn
+            .fetch_optional(sql, args![app.as_str(), channel.as_str()])
+            .await?;
+        let next_slot = stored
+            .and_then(|(at,)| Timestamp::parse_rfc3339(&at))
+            .map_or(now, |at| at.max(now));
+        Ok(Pacing {
+            quiet: settings.quiet_hours(channel),
+            interval: settings.send_interval(channel),
+            app_zone: settings.time_zone(),
+            location_zones,
+            now,
+            next_slot,
+            last_slot: None,
+        })
+    }
+
+    fn slot_for(&mut self, contact: &roster_domain::Contact) -> Timestamp {
+        let zone = contact
+            .profile
+            .location
+            .as_ref()
+            .and_then(|location| self.location_zones.get(location))
+            .unwrap_or(&self.app_zone)
+            .clone();
+        let allowed = |at: Timestamp, quiet: &Option<QuietHours>| match quiet {
+            Some(quiet) => quiet.next_allowed(at, &zone),
+            None => at,
+        };
+        let Some(interval) = self.interval else {
+            return allowed(self.now, &self.quiet);
+        };
+        let slot = allowed(
+            allowed(self.now, &self.quiet).max(self.next_slot),
+            &self.quiet,
+        );
+        self.last_slot = Some(self.next_slot);
+        self.next_slot = Timestamp::from_datetime(slot.datetime() + interval);
+        slot
+    }
+
+    /// The message was not written (already there): its slot is free again.
+    fn give_back(&mut self) {
+        if let Some(previous) = self.last_slot.take() {
+            self.next_slot = previous;
+        }
+    }
+
+    async fn save<C: Conn + ?Sized>(
+        &self,
+        conn: &mut C,
+        app: &AppId,
+        channel: Channel,
+    ) -> StoreResult<()> {
+        if self.interval.is_none() {
+            return Ok(());
+        }
+        conn.execute(
+            "INSERT INTO send_slots (app_id, channel, next_slot) VALUES ($1, $2, $3)
+             ON CONFLICT (app_id, channel) DO UPDATE SET next_slot = excluded.next_slot",
+            args![app.as_str(), channel.as_str(), self.next_slot.to_rfc3339()],
+        )
+        .await?;
+        Ok(())
+    }
 }
 
 /// The next contacts after `cursor` that pass the audience's database filters.

@@ -154,6 +154,11 @@ pub const TABLES: &[Table] = &[
         columns: &[("campaign_pk", Int), ("contact_pk", Int), ("reason", Text)],
     },
     Table {
+        name: "send_slots",
+        key: &["app_id", "channel"],
+        columns: &[("app_id", Text), ("channel", Text), ("next_slot", Text)],
+    },
+    Table {
         name: "messages",
         key: &["pk"],
         columns: &[

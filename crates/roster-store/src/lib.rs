@@ -230,7 +230,11 @@ pub trait Store: Send + Sync + 'static {
         page: Page,
     ) -> StoreResult<Vec<Campaign>>;
     /// One fan-out step of a due campaign (any app); `None` when none is due.
-    async fn fan_out_step(&self, batch: u32) -> StoreResult<Option<usize>>;
+    async fn fan_out_step(
+        &self,
+        batch: u32,
+        defaults: &MessagingSettings,
+    ) -> StoreResult<Option<usize>>;
 
     /// An app's own messaging settings (what `roster apps configure` set).
     async fn messaging_settings(&self, app: &AppId) -> StoreResult<MessagingSettings>;

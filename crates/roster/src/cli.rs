@@ -190,6 +190,21 @@ pub struct MessagingArgs {
     /// How often idle workers look for due messages.
     #[arg(long, env = "ROSTER_DELIVERY_POLL_MS", value_name = "MS")]
     pub delivery_poll_ms: Option<u64>,
+    /// Default IANA time zone of apps (for campaign quiet hours).
+    #[arg(long, env = "ROSTER_TIMEZONE", value_name = "ZONE")]
+    pub timezone: Option<String>,
+    /// Campaign SMS quiet hours, HH:MM-HH:MM or none (default 19:30-09:00).
+    #[arg(long, env = "ROSTER_QUIET_HOURS_SMS", value_name = "WINDOW")]
+    pub quiet_hours_sms: Option<String>,
+    /// Campaign email quiet hours (default 00:00-04:00).
+    #[arg(long, env = "ROSTER_QUIET_HOURS_EMAIL", value_name = "WINDOW")]
+    pub quiet_hours_email: Option<String>,
+    /// Campaign SMS per second per app (0: no limit).
+    #[arg(long, env = "ROSTER_SMS_PER_SECOND", value_name = "N")]
+    pub sms_per_second: Option<u32>,
+    /// Campaign emails per second per app (0: no limit).
+    #[arg(long, env = "ROSTER_EMAIL_PER_SECOND", value_name = "N")]
+    pub email_per_second: Option<u32>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -285,6 +300,21 @@ pub struct AppMessagingArgs {
     /// Minimum age (by dob) for `optin`.
     #[arg(long, value_name = "YEARS")]
     pub min_age: Option<u32>,
+    /// The app's IANA time zone (campaign quiet hours).
+    #[arg(long, value_name = "ZONE")]
+    pub timezone: Option<String>,
+    /// Campaign SMS quiet hours, HH:MM-HH:MM or none.
+    #[arg(long, value_name = "WINDOW")]
+    pub quiet_hours_sms: Option<String>,
+    /// Campaign email quiet hours, HH:MM-HH:MM or none.
+    #[arg(long, value_name = "WINDOW")]
+    pub quiet_hours_email: Option<String>,
+    /// Campaign SMS per second (0: no limit).
+    #[arg(long, value_name = "N")]
+    pub sms_per_second: Option<u32>,
+    /// Campaign emails per second (0: no limit).
+    #[arg(long, value_name = "N")]
+    pub email_per_second: Option<u32>,
     /// Print the result as one JSON object.
     #[arg(long)]
     pub json: bool,

@@ -88,6 +88,11 @@ layer! {
     delivery_lease_seconds: u64,
     delivery_poll_ms: u64,
     form_submissions_per_minute: u32,
+    timezone: String,
+    quiet_hours_sms: String,
+    quiet_hours_email: String,
+    sms_per_second: u32,
+    email_per_second: u32,
 }
 
 impl Layer {
@@ -125,6 +130,11 @@ impl Layer {
             provider_timeout_seconds: m.provider_timeout_seconds,
             delivery_lease_seconds: m.delivery_lease_seconds,
             delivery_poll_ms: m.delivery_poll_ms,
+            timezone: m.timezone,
+            quiet_hours_sms: m.quiet_hours_sms,
+            quiet_hours_email: m.quiet_hours_email,
+            sms_per_second: m.sms_per_second,
+            email_per_second: m.email_per_second,
             form_submissions_per_minute: serve.form_submissions_per_minute,
         }
     }
@@ -318,7 +328,7 @@ fn messaging_settings(layer: &Layer) -> Result<MessagingSettings, ConfigError> {
             })
             .transpose()
     }
-    Ok(MessagingSettings {
+    let settings = MessagingSettings {
         sms_provider: choice("sms_provider", &layer.sms_provider, SMS_PROVIDERS)?,
         twilio_base_url: layer.twilio_base_url.clone(),
         twilio_account_sid: layer.twilio_account_sid.clone(),
@@ -332,8 +342,18 @@ fn messaging_settings(layer: &Layer) -> Result<MessagingSettings, ConfigError> {
         smtp_password: layer.smtp_password.clone(),
         email_from: layer.email_from.clone(),
         email_from_name: layer.email_from_name.clone(),
+        timezone: layer.timezone.clone(),
+        quiet_hours_sms: layer.quiet_hours_sms.clone(),
+        quiet_hours_email: layer.quiet_hours_email.clone(),
+        sms_per_second: layer.sms_per_second,
+        email_per_second: layer.email_per_second,
         ..MessagingSettings::default()
-    })
+    };
+    settings.check().map_err(|err| ConfigError::Invalid {
+        key: "messaging",
+        message: err.to_string(),
+    })?;
+    Ok(settings)
 }
 
 fn display<T: std::fmt::Display, S: serde::Serializer>(value: &T, s: S) -> Result<S::Ok, S::Error> {

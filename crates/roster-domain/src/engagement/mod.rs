@@ -3,6 +3,7 @@
 
 pub mod campaign;
 pub mod form;
+pub mod schedule;
 pub mod workroom;
 
 pub use campaign::{Audience, Campaign, CampaignStatus, NewCampaign, SkipReason};

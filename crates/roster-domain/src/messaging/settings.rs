@@ -6,7 +6,11 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Email, InputError};
+use super::Channel;
+use crate::{
+    Email, InputError,
+    engagement::schedule::{QuietHours, interval, time_zone},
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -98,6 +102,21 @@ pub struct MessagingSettings {
     /// Minimum age for `optin`, by `dob`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub min_age: Option<u32>,
+    /// The app's IANA time zone (quiet hours of contacts whose location has none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    /// Campaign SMS wait out this daily window (`HH:MM-HH:MM` or `none`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quiet_hours_sms: Option<String>,
+    /// Campaign email waits out this daily window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quiet_hours_email: Option<String>,
+    /// Campaign SMS per second for the app (0: no limit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sms_per_second: Option<u32>,
+    /// Campaign emails per second for the app (0: no limit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email_per_second: Option<u32>,
 }
 
 impl MessagingSettings {
@@ -126,7 +145,12 @@ impl MessagingSettings {
             help_text,
             optout_text,
             optin_confirmation_text,
-            min_age
+            min_age,
+            timezone,
+            quiet_hours_sms,
+            quiet_hours_email,
+            sms_per_second,
+            email_per_second
         )
     }
 
@@ -227,6 +251,50 @@ impl MessagingSettings {
                 "this app has no sender address: give from_email or set one with `roster apps configure APP_ID --email-from ADDRESS`",
             )),
         }
+    }
+
+    /// The time zone of quiet hours for contacts whose location names none (default UTC).
+    pub fn time_zone(&self) -> jiff::tz::TimeZone {
+        self.timezone
+            .as_deref()
+            .and_then(|name| time_zone("timezone", name).ok())
+            .unwrap_or(jiff::tz::TimeZone::UTC)
+    }
+
+    /// The channel's quiet hours: by default SMS not 19:30-09:00, email not 00:00-04:00.
+    pub fn quiet_hours(&self, channel: Channel) -> Option<QuietHours> {
+        let (configured, default) = match channel {
+            Channel::Sms => (&self.quiet_hours_sms, "19:30-09:00"),
+            Channel::Email => (&self.quiet_hours_email, "00:00-04:00"),
+        };
+        QuietHours::parse("quiet_hours", configured.as_deref().unwrap_or(default))
+            .ok()
+            .flatten()
+    }
+
+    /// The gap between two campaign messages of the channel (`None`: no limit).
+    pub fn send_interval(&self, channel: Channel) -> Option<std::time::Duration> {
+        let rate = match channel {
+            Channel::Sms => self.sms_per_second,
+            Channel::Email => self.email_per_second,
+        };
+        interval(rate.unwrap_or(0))
+    }
+
+    /// Checks the values that are text in the settings (time zone, quiet hours).
+    pub fn check(&self) -> Result<(), InputError> {
+        if let Some(name) = &self.timezone {
+            time_zone("timezone", name)?;
+        }
+        for (field, value) in [
+            ("quiet_hours_sms", &self.quiet_hours_sms),
+            ("quiet_hours_email", &self.quiet_hours_email),
+        ] {
+            if let Some(value) = value {
+                QuietHours::parse(field, value)?;
+            }
+        }
+        Ok(())
     }
 
     /// The same settings with secrets replaced, for display.

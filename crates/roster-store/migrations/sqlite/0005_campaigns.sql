@@ -38,3 +38,12 @@ CREATE TABLE campaign_skips (
     reason      TEXT NOT NULL,
     PRIMARY KEY (campaign_pk, contact_pk)
 );
+
+-- The next free send slot of an app and channel: campaign messages are spaced by the
+-- app's send rate, across campaigns and nodes.
+CREATE TABLE send_slots (
+    app_id    TEXT NOT NULL,
+    channel   TEXT NOT NULL,
+    next_slot TEXT NOT NULL,
+    PRIMARY KEY (app_id, channel)
+);

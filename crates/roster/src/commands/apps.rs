@@ -78,7 +78,7 @@ fn app_messaging(args: &AppMessagingArgs) -> Result<MessagingSettings, String> {
     if let Some(address) = &args.email_from {
         Email::parse("email_from", address).map_err(|e| format!("--email-from: {e}"))?;
     }
-    Ok(MessagingSettings {
+    let settings = MessagingSettings {
         sms_provider: choice("sms-provider", &args.sms_provider, SMS_PROVIDERS)?,
         twilio_base_url: args.twilio_base_url.clone(),
         twilio_account_sid: args.twilio_account_sid.clone(),
@@ -97,7 +97,16 @@ fn app_messaging(args: &AppMessagingArgs) -> Result<MessagingSettings, String> {
         optout_text: text("optout-text", &args.optout_text)?,
         optin_confirmation_text: text("optin-confirmation-text", &args.optin_confirmation_text)?,
         min_age: args.min_age,
-    })
+        timezone: args.timezone.clone(),
+        quiet_hours_sms: args.quiet_hours_sms.clone(),
+        quiet_hours_email: args.quiet_hours_email.clone(),
+        sms_per_second: args.sms_per_second,
+        email_per_second: args.email_per_second,
+    };
+    settings
+        .check()
+        .map_err(|err| format!("--{}: {}", err.field.replace('_', "-"), err.message))?;
+    Ok(settings)
 }
 
 pub async fn create_app(

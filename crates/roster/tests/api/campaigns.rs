@@ -377,3 +377,82 @@ async fn bad_campaigns_are_400_and_other_apps_cannot_touch_them() {
         "draft"
     );
 }
+
+#[tokio::test]
+async fn quiet_hours_hold_campaign_messages_until_the_window_opens() {
+    // A window around "now" in UTC, whatever the hour the test runs at.
+    let now = time::OffsetDateTime::now_utc();
+    let hm = |t: time::OffsetDateTime| format!("{:02}:{:02}", t.hour(), t.minute());
+    let (from, to) = (
+        now - time::Duration::hours(1),
+        now + time::Duration::hours(2),
+    );
+    let window = format!("{}-{}", hm(from), hm(to));
+    let m = Messaging::start_with(|d| d.defaults.quiet_hours_sms = Some(window.clone())).await;
+    // Tokyo is 9 hours ahead: for a contact at a Tokyo location the window is not now.
+    m.app
+        .post(
+            "newLocation",
+            json!({"id": "tokyo", "name": "Tokyo", "timezone": "Asia/Tokyo"}),
+        )
+        .await;
+    let here = m.opted_in("Ana", "+14155550901").await;
+    m.app
+        .new_contact(contact(
+            "Ken",
+            json!({"phone": "+14155550902", "optin_sms": true, "location": "tokyo"}),
+        ))
+        .await;
+    let id = campaign(
+        &m,
+        json!({"id": "q", "name": "Q", "channel": "sms", "body": "quiet"}),
+    )
+    .await;
+    start(&m, &id).await;
+
+    let delivered = m.twilio.wait_for_delivered(1, WAIT).await;
+    assert_eq!(
+        delivered[0].to, "+14155550902",
+        "Tokyo's clock is outside the window"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(m.twilio.delivered().len(), 1, "the UTC contact waits");
+    let waiting = m.messages(json!({"_id": here})).await;
+    assert_eq!(waiting[0]["status"], "queued");
+    let opens = format!("{}T{}:00.000Z", to.date(), hm(to));
+    assert_eq!(waiting[0]["next_attempt_date"], opens.as_str());
+}
+
+#[tokio::test]
+async fn the_send_rate_spaces_campaign_messages() {
+    let m = Messaging::start_with(|d| d.defaults.sms_per_second = Some(10)).await;
+    for i in 0..5 {
+        m.opted_in("Ana", &format!("+1415555095{i}")).await;
+    }
+    let id = campaign(
+        &m,
+        json!({"id": "r", "name": "R", "channel": "sms", "body": "paced"}),
+    )
+    .await;
+    start(&m, &id).await;
+    settled(&m, &id).await;
+    let sent: Vec<time::OffsetDateTime> = m
+        .messages(json!({}))
+        .await
+        .iter()
+        .map(|msg| {
+            time::OffsetDateTime::parse(
+                msg["sent_date"].as_str().unwrap(),
+                &time::format_description::well_known::Rfc3339,
+            )
+            .unwrap()
+        })
+        .collect();
+    let (first, last) = (sent.iter().min().unwrap(), sent.iter().max().unwrap());
+    // Five messages at 10 a second are due 0.1 s apart: the last at least 0.4 s after the
+    // first.
+    assert!(
+        *last - *first >= time::Duration::milliseconds(390),
+        "{sent:?}"
+    );
+}

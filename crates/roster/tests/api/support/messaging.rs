@@ -40,6 +40,10 @@ pub fn delivery(twilio: &TwilioFake, smtp: &SmtpServer) -> DeliverySettings {
             smtp_tls: Some(SmtpTls::None),
             email_from: Some(FROM_EMAIL.into()),
             email_from_name: Some("Studio".into()),
+            // Campaign tests must not depend on the hour they run at; the quiet-hours
+            // test sets its own window.
+            quiet_hours_sms: Some("none".into()),
+            quiet_hours_email: Some("none".into()),
             ..MessagingSettings::default()
         },
         retry: RetrySchedule::parse("100ms,200ms,300ms").unwrap(),
