@@ -256,6 +256,8 @@ pub struct MessageFilter {
     pub status: Option<MessageStatus>,
     /// By the day the message was created (inclusive).
     pub dates: DateRange,
+    /// Messages of contacts at one of this workroom's locations (the workroom's `id`).
+    pub workroom: Option<String>,
 }
 
 #[cfg(test)]

@@ -238,6 +238,9 @@ pub struct MessagesBody {
     /// Created on or before, `YYYY-MM-DD`.
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub end_date: Option<String>,
+    /// Only messages of contacts at this workroom's locations (its `id`).
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub workroom: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_int")]
     pub limit: Option<i64>,
     #[serde(default, deserialize_with = "lenient::opt_int")]
@@ -261,6 +264,7 @@ impl MessagesBody {
                 .map(|s| MessageStatus::parse("status", s))
                 .transpose()?,
             dates: DateRange::parse(self.start_date.as_deref(), self.end_date.as_deref())?,
+            workroom: self.workroom.clone(),
         };
         match self.id.as_deref() {
             None => Ok((Some(filter), page)),

@@ -533,6 +533,13 @@ pub async fn list<C: Conn + ?Sized>(
     if let Some(status) = filter.status {
         query.and(" AND m.status = $N", status.as_str());
     }
+    if let Some(workroom) = &filter.workroom {
+        query.and(
+            " AND c.location IN (SELECT wl.location_id FROM workroom_locations wl
+                JOIN workrooms w ON w.pk = wl.workroom_pk WHERE w.app_id = m.app_id AND w.id = $N)",
+            workroom.as_str(),
+        );
+    }
     if let Some(start) = filter.dates.start {
         query.and(
             " AND m.created_date >= $N",

@@ -456,3 +456,44 @@ async fn the_send_rate_spaces_campaign_messages() {
         "{sent:?}"
     );
 }
+
+#[tokio::test]
+async fn message_lists_filter_by_workroom() {
+    let m = Messaging::start().await;
+    for id in ["north", "south"] {
+        m.app
+            .post("newLocation", json!({"id": id, "name": id}))
+            .await;
+    }
+    m.app
+        .post(
+            "newWorkroom",
+            json!({"id": "wr", "name": "North", "location_ids": ["north"]}),
+        )
+        .await;
+    let north = m
+        .app
+        .new_contact(contact(
+            "Ana",
+            json!({"phone": "+14155550971", "optin_sms": true, "location": "north"}),
+        ))
+        .await;
+    m.app
+        .new_contact(contact(
+            "Bo",
+            json!({"phone": "+14155550972", "optin_sms": true, "location": "south"}),
+        ))
+        .await;
+    let id = campaign(
+        &m,
+        json!({"id": "all", "name": "All", "channel": "sms", "body": "hi"}),
+    )
+    .await;
+    start(&m, &id).await;
+    settled(&m, &id).await;
+    assert_eq!(m.messages(json!({})).await.len(), 2);
+    let listed = m.messages(json!({"workroom": "wr"})).await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["contact_id"], north.as_str());
+    assert!(m.messages(json!({"workroom": "nowhere"})).await.is_empty());
+}
