@@ -513,6 +513,9 @@ struct CampaignRow {
     delivered: i64,
     failed: i64,
     skipped: i64,
+    skipped_no_address: i64,
+    skipped_not_opted_in: i64,
+    skipped_opted_out: i64,
 }
 
 /// getCampaigns: counts come from the outbox, so they match getMessages.
@@ -533,7 +536,13 @@ pub async fn list<C: Conn + ?Sized>(
                 AND m.status = 'delivered') AS delivered,
             (SELECT COUNT(*) FROM messages m WHERE m.campaign_pk = c.pk
                 AND m.status = 'failed') AS failed,
-            (SELECT COUNT(*) FROM campaign_skips s WHERE s.campaign_pk = c.pk) AS skipped
+            (SELECT COUNT(*) FROM campaign_skips s WHERE s.campaign_pk = c.pk) AS skipped,
+            (SELECT COUNT(*) FROM campaign_skips s WHERE s.campaign_pk = c.pk
+                AND s.reason = 'no_address') AS skipped_no_address,
+            (SELECT COUNT(*) FROM campaign_skips s WHERE s.campaign_pk = c.pk
+                AND s.reason = 'not_opted_in') AS skipped_not_opted_in,
+            (SELECT COUNT(*) FROM campaign_skips s WHERE s.campaign_pk = c.pk
+                AND s.reason = 'opted_out') AS skipped_opted_out
          FROM campaigns c WHERE c.app_id = $1",
         args![app.as_str()],
     );
@@ -563,6 +572,9 @@ pub async fn list<C: Conn + ?Sized>(
                 delivered: count(row.delivered),
                 failed: count(row.failed),
                 skipped: count(row.skipped),
+                skipped_no_address: count(row.skipped_no_address),
+                skipped_not_opted_in: count(row.skipped_not_opted_in),
+                skipped_opted_out: count(row.skipped_opted_out),
                 public_id: row.public_id.clone(),
                 id: row.id.clone(),
                 name: row.name.clone(),

@@ -123,6 +123,10 @@ pub struct Campaign {
     pub delivered: u64,
     pub failed: u64,
     pub skipped: u64,
+    /// Skips by reason: no address, not opted in, opted out.
+    pub skipped_no_address: u64,
+    pub skipped_not_opted_in: u64,
+    pub skipped_opted_out: u64,
     pub created_date: Timestamp,
 }
 

@@ -206,6 +206,9 @@ pub struct CampaignMember {
     pub failed: u64,
     /// Audience members given no message (no address, no consent; Roster extension).
     pub skipped: u64,
+    /// `skipped` by reason: `no_address`, `not_opted_in`, `opted_out` (Roster extension).
+    #[schema(value_type = Object)]
+    pub skipped_reasons: serde_json::Value,
     pub created_date: String,
 }
 
@@ -225,6 +228,11 @@ impl From<Campaign> for CampaignMember {
             delivered: c.delivered,
             failed: c.failed,
             skipped: c.skipped,
+            skipped_reasons: serde_json::json!({
+                "no_address": c.skipped_no_address,
+                "not_opted_in": c.skipped_not_opted_in,
+                "opted_out": c.skipped_opted_out,
+            }),
             created_date: c.created_date.to_rfc3339(),
         }
     }

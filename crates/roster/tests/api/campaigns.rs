@@ -100,6 +100,10 @@ async fn a_campaign_reaches_its_audience_once_and_skips_without_consent() {
         (Some(1), Some(1), Some(3))
     );
     assert!(done["sent_date"].is_string());
+    assert_eq!(
+        done["skipped_reasons"],
+        json!({"no_address": 1, "not_opted_in": 1, "opted_out": 1})
+    );
     let delivered = m.twilio.delivered();
     assert_eq!(delivered.len(), 1);
     assert_eq!(delivered[0].body, "Hi Ana, spring yoga is on");
