@@ -172,11 +172,31 @@ async fn move_activity<C: Conn + ?Sized>(
         args![to_pk, from_pk],
     )
     .await?;
+    // A campaign reaches a person once: where both records have a message (or a skip) of
+    // the same campaign, the retired record's one no longer counts as the survivor's. A
+    // message already sent keeps its row, detached; one still queued is not sent.
+    for sql in [
+        "UPDATE messages SET contact_pk = NULL,
+            status = CASE WHEN status = 'queued' THEN 'failed' ELSE status END,
+            last_error = CASE WHEN status = 'queued'
+                THEN 'not sent: merged into a contact who has this campaign' ELSE last_error END,
+            next_attempt_at = CASE WHEN status = 'queued' THEN NULL ELSE next_attempt_at END
+         WHERE contact_pk = $2 AND campaign_pk IN
+            (SELECT campaign_pk FROM messages WHERE contact_pk = $1 AND campaign_pk IS NOT NULL)",
+        "DELETE FROM campaign_skips WHERE contact_pk = $2 AND campaign_pk IN
+            (SELECT campaign_pk FROM campaign_skips WHERE contact_pk = $1
+             UNION SELECT campaign_pk FROM messages WHERE contact_pk = $1 AND campaign_pk IS NOT NULL)",
+        "DELETE FROM campaign_skips WHERE contact_pk = $1 AND campaign_pk IN
+            (SELECT campaign_pk FROM messages WHERE contact_pk = $2 AND campaign_pk IS NOT NULL)",
+    ] {
+        conn.execute(sql, args![to_pk, from_pk]).await?;
+    }
     for sql in [
         "UPDATE memberships SET contact_pk = $1 WHERE contact_pk = $2",
         "UPDATE messages SET contact_pk = $1 WHERE contact_pk = $2",
         "UPDATE consent_events SET contact_pk = $1 WHERE contact_pk = $2",
         "UPDATE form_submissions SET contact_pk = $1 WHERE contact_pk = $2",
+        "UPDATE campaign_skips SET contact_pk = $1 WHERE contact_pk = $2",
     ] {
         conn.execute(sql, args![to_pk, from_pk]).await?;
     }

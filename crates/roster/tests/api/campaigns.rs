@@ -501,3 +501,40 @@ async fn message_lists_filter_by_workroom() {
     assert_eq!(listed[0]["contact_id"], north.as_str());
     assert!(m.messages(json!({"workroom": "nowhere"})).await.is_empty());
 }
+
+#[tokio::test]
+async fn merging_two_records_that_both_got_a_campaign_keeps_the_counts() {
+    let m = Messaging::start().await;
+    let keep = m.opted_in("Ana", "+14155550981").await;
+    let gone = m.opted_in("Ana", "+14155550982").await;
+    m.app
+        .new_contact(contact("Bo", json!({"phone": "+14155550983"})))
+        .await;
+    let id = campaign(
+        &m,
+        json!({"id": "m", "name": "M", "channel": "sms", "body": "hi"}),
+    )
+    .await;
+    start(&m, &id).await;
+    let before = settled(&m, &id).await;
+    assert_eq!(
+        (before["recipients"].as_u64(), before["skipped"].as_u64()),
+        (Some(2), Some(1))
+    );
+
+    let (status, reply) = m
+        .app
+        .post(
+            "mergeContacts",
+            json!({"from_contact": keep, "to_contact": gone}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    let after = settled(&m, &id).await;
+    assert_eq!(
+        (after["recipients"].as_u64(), after["sent"].as_u64()),
+        (Some(2), Some(2)),
+        "both were sent: {after}"
+    );
+    assert_eq!(m.messages(json!({"_id": keep})).await.len(), 1);
+}
