@@ -18,8 +18,8 @@ use roster_domain::{
 
 use crate::{
     AppSummary, ConsentRecord, CustomAttribute, EventQuery, Inbound, Include, MessageRef,
-    OptinRequest, Received, Related, ScheduleQuery, Store, StoreResult, StoredSubmission, apps,
-    campaigns,
+    OptinRequest, Received, Related, ScheduleQuery, Store, StoreResult, StoredSubmission, Trust,
+    apps, campaigns,
     conn::Conn,
     contacts::{reads, writes},
     engagement, events, memberships,
@@ -271,9 +271,10 @@ impl<P: Pools> Store for SqlStore<P> {
         app: &AppId,
         form: &Form,
         submission: &Submission,
-    ) -> StoreResult<String> {
+        trust: Trust,
+    ) -> StoreResult<(String, Option<ContactId>)> {
         let mut tx = self.pools.begin_write().await?;
-        let id = engagement::submit(&mut *tx, app, form, submission).await?;
+        let id = engagement::submit(&mut *tx, app, form, submission, trust).await?;
         self.pools.commit(tx).await?;
         Ok(id)
     }

@@ -186,8 +186,8 @@ struct DueRow {
     from_addr: String,
     from_name: Option<String>,
     audience: String,
-    status: String,
     cursor_pk: i64,
+    last_contact_pk: Option<i64>,
 }
 
 /// One fan-out step of one due campaign: up to `batch` audience contacts. Returns how
@@ -204,10 +204,11 @@ pub async fn fan_out_step<C: Conn + ?Sized>(
         ""
     };
     let sql = format!(
-        "SELECT pk, app_id, channel, subject, body, from_addr, from_name, audience, status, cursor_pk
+        "SELECT pk, app_id, channel, subject, body, from_addr, from_name, audience, cursor_pk,
+            last_contact_pk
          FROM campaigns WHERE status IN ('scheduled', 'sending')
            AND (scheduled_date IS NULL OR scheduled_date <= $1)
-         ORDER BY pk LIMIT 1{skip_locked}"
+         ORDER BY updated_date, pk LIMIT 1{skip_locked}"
     );
     let Some(due): Option<DueRow> = conn.fetch_optional(sql, args![now.to_rfc3339()]).await? else {
         return Ok(None);
@@ -224,15 +225,31 @@ pub async fn fan_out_step<C: Conn + ?Sized>(
         .map(|s| Template::parse("subject", s))
         .transpose()
         .map_err(|_| corrupt("subject"))?;
-    if due.status == "scheduled" {
-        conn.execute(
-            "UPDATE campaigns SET status = 'sending', started_date = $2 WHERE pk = $1",
-            args![due.pk, now.to_rfc3339()],
-        )
-        .await?;
-    }
+    // The audience is the contacts that exist when the campaign starts.
+    let last_contact_pk = match due.last_contact_pk {
+        Some(last) => last,
+        None => {
+            let (last,): (Option<i64>,) = conn
+                .fetch_optional(
+                    "SELECT MAX(pk) FROM contacts WHERE app_id = $1",
+                    args![app.as_str()],
+                )
+                .await?
+                .unwrap_or((None,));
+            let last = last.unwrap_or(0);
+            conn.execute(
+                "UPDATE campaigns SET status = 'sending', last_contact_pk = $2,
+                    started_date = COALESCE(started_date, $3)
+                 WHERE pk = $1",
+                args![due.pk, last, now.to_rfc3339()],
+            )
+            .await?;
+            last
+        }
+    };
     let mut pacing = Pacing::load(conn, &app, channel, defaults, now).await?;
-    let contacts = audience_batch(conn, &app, &audience, due.cursor_pk, batch).await?;
+    let contacts =
+        audience_batch(conn, &app, &audience, due.cursor_pk, last_contact_pk, batch).await?;
     let scanned = contacts.len();
     for stored in &contacts {
         if !audience.matches_tags(&stored.contact) {
@@ -259,7 +276,10 @@ pub async fn fan_out_step<C: Conn + ?Sized>(
             continue;
         }
         let render = |t: &Template| t.render(Some(&stored.contact), |_| true);
-        let text = render(&body)?;
+        let text = match channel {
+            Channel::Sms => render(&body)?,
+            Channel::Email => body.render_html(Some(&stored.contact), |_| true)?,
+        };
         let message = Message {
             id: new_object_id(now.datetime()),
             app_id: app.clone(),
@@ -284,7 +304,9 @@ pub async fn fan_out_step<C: Conn + ?Sized>(
             sent_date: None,
         };
         if !outbox::insert_row(conn, &message, Some(stored.pk), None, Some(due.pk)).await? {
+            // Another record with the same address has this campaign already.
             pacing.give_back();
+            skip(conn, due.pk, stored.pk, SkipReason::DuplicateAddress).await?;
         }
     }
     pacing.save(conn, &app, channel).await?;
@@ -338,6 +360,13 @@ impl Pacing {
             .into_iter()
             .filter_map(|(id, name)| time_zone("timezone", &name).ok().map(|zone| (id, zone)))
             .collect();
+        // The row exists before it is locked, so two nodes cannot both start from `now`.
+        conn.execute(
+            "INSERT INTO send_slots (app_id, channel, next_slot) VALUES ($1, $2, $3)
+             ON CONFLICT (app_id, channel) DO NOTHING",
+            args![app.as_str(), channel.as_str(), now.to_rfc3339()],
+        )
+        .await?;
         let lock = if C::ROW_LOCKS { " FOR UPDATE" } else { "" };
         let sql =
             format!("SELECT next_slot FROM send_slots WHERE app_id = $1 AND channel = $2{lock}");
@@ -373,13 +402,18 @@ impl Pacing {
         let Some(interval) = self.interval else {
             return allowed(self.now, &self.quiet);
         };
-        let slot = allowed(
-            allowed(self.now, &self.quiet).max(self.next_slot),
-            &self.quiet,
-        );
-        self.last_slot = Some(self.next_slot);
-        self.next_slot = Timestamp::from_datetime(slot.datetime() + interval);
-        slot
+        // The rate slot first; a message whose slot falls in its recipient's quiet hours
+        // waits for the window's end and leaves the slot to the next message, so one
+        // recipient's night never holds back the others.
+        let slot = self.now.max(self.next_slot);
+        let at = allowed(slot, &self.quiet);
+        if at == slot {
+            self.last_slot = Some(self.next_slot);
+            self.next_slot = Timestamp::from_datetime(slot.datetime() + interval);
+        } else {
+            self.last_slot = None;
+        }
+        at
     }
 
     /// The message was not written (already there): its slot is free again.
@@ -414,15 +448,16 @@ async fn audience_batch<C: Conn + ?Sized>(
     app: &AppId,
     audience: &Audience,
     cursor: i64,
+    last: i64,
     batch: u32,
 ) -> StoreResult<Vec<StoredContact>> {
     let mut query = Filtered::new(
         concat!(
             "SELECT ",
             contact_columns!(),
-            " FROM contacts c WHERE c.app_id = $1 AND c.pk > $2"
+            " FROM contacts c WHERE c.app_id = $1 AND c.pk > $2 AND c.pk <= $3"
         ),
-        args![app.as_str(), cursor],
+        args![app.as_str(), cursor, last],
     );
     if let Some(kind) = &audience.contact_type {
         query.and(" AND c.type = $N", kind.as_str());
@@ -516,6 +551,7 @@ struct CampaignRow {
     skipped_no_address: i64,
     skipped_not_opted_in: i64,
     skipped_opted_out: i64,
+    skipped_duplicate_address: i64,
 }
 
 /// getCampaigns: counts come from the outbox, so they match getMessages.
@@ -542,7 +578,9 @@ pub async fn list<C: Conn + ?Sized>(
             (SELECT COUNT(*) FROM campaign_skips s WHERE s.campaign_pk = c.pk
                 AND s.reason = 'not_opted_in') AS skipped_not_opted_in,
             (SELECT COUNT(*) FROM campaign_skips s WHERE s.campaign_pk = c.pk
-                AND s.reason = 'opted_out') AS skipped_opted_out
+                AND s.reason = 'opted_out') AS skipped_opted_out,
+            (SELECT COUNT(*) FROM campaign_skips s WHERE s.campaign_pk = c.pk
+                AND s.reason = 'duplicate_address') AS skipped_duplicate_address
          FROM campaigns c WHERE c.app_id = $1",
         args![app.as_str()],
     );
@@ -575,6 +613,7 @@ pub async fn list<C: Conn + ?Sized>(
                 skipped_no_address: count(row.skipped_no_address),
                 skipped_not_opted_in: count(row.skipped_not_opted_in),
                 skipped_opted_out: count(row.skipped_opted_out),
+                skipped_duplicate_address: count(row.skipped_duplicate_address),
                 public_id: row.public_id.clone(),
                 id: row.id.clone(),
                 name: row.name.clone(),

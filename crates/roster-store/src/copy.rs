@@ -145,6 +145,7 @@ pub const TABLES: &[Table] = &[
             ("channel", Text), ("subject", Text), ("body", Text), ("from_addr", Text),
             ("from_name", Text), ("audience", Text), ("status", Text), ("scheduled_date", Text),
             ("started_date", Text), ("sent_date", Text), ("cursor_pk", Int),
+            ("last_contact_pk", OptInt),
             ("created_date", Text), ("updated_date", Text),
         ],
     },

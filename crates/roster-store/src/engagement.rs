@@ -225,7 +225,8 @@ pub async fn submit<C: Conn + ?Sized>(
     app: &AppId,
     form: &Form,
     submission: &Submission,
-) -> StoreResult<String> {
+    trust: Trust,
+) -> StoreResult<(String, Option<ContactId>)> {
     let now = Timestamp::now();
     let form_pk: Option<(i64,)> = conn
         .fetch_optional(
@@ -234,8 +235,9 @@ pub async fn submit<C: Conn + ?Sized>(
         )
         .await?;
     let (form_pk,) = form_pk.ok_or_else(|| StoreError::NotFound("no such form".into()))?;
-    let contact_pk = match save_contact(conn, app, form, submission).await? {
-        Some(id) => identity::pk_of(conn, app, &id).await?,
+    let contact = save_contact(conn, app, form, submission, trust).await?;
+    let contact_pk = match &contact {
+        Some(id) => identity::pk_of(conn, app, id).await?,
         None => None,
     };
     let data = serde_json::to_string(&submission.data)
@@ -254,7 +256,19 @@ pub async fn submit<C: Conn + ?Sized>(
         ],
     )
     .await?;
-    Ok(public_id)
+    Ok((public_id, contact))
+}
+
+/// Who vouches for a submission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trust {
+    /// The app's own integration (`submitForm`, with its keys): a submission updates the
+    /// contact as newContact does, and the consent box opts the number in.
+    App,
+    /// Anyone on the public page: a submission creates a contact or fills its empty
+    /// fields but never changes what is there (a stranger must not redirect a member's
+    /// messages or undo their STOP); consent goes through double opt-in.
+    Public,
 }
 
 /// The contact a submission describes, by the identity rules; `None` without email or
@@ -264,6 +278,7 @@ async fn save_contact<C: Conn + ?Sized>(
     app: &AppId,
     form: &Form,
     submission: &Submission,
+    trust: Trust,
 ) -> StoreResult<Option<ContactId>> {
     let given = &submission.contact;
     if given.email.is_none() && given.phone.is_none() {
@@ -279,43 +294,60 @@ async fn save_contact<C: Conn + ?Sized>(
     conn.lock_keys(&mut identity::lock_keys(app, &identity))
         .await?;
     let existing = identity::resolve(conn, app, &identity, Purpose::Write).await?;
-    let (first_name, last_name) = match &existing {
-        Some(stored) => (
-            given
-                .first_name
-                .clone()
-                .unwrap_or_else(|| stored.contact.first_name.clone()),
-            given
-                .last_name
-                .clone()
-                .unwrap_or_else(|| stored.contact.last_name.clone()),
-        ),
-        None => (
-            given.first_name.clone().unwrap_or_default(),
-            given.last_name.clone().unwrap_or_default(),
-        ),
+    // What the submission may set: everything when the app vouches; else only what is
+    // still empty.
+    let may_set = |stored_is_empty: bool| trust == Trust::App || stored_is_empty;
+    let text = |stored: &str, given: &Option<String>| match given {
+        Some(value) if may_set(stored.is_empty()) => value.clone(),
+        _ => stored.to_string(),
     };
-    let request = NewContact {
-        id: existing.map(|stored| stored.contact.id),
+    let request = match &existing {
+        Some(stored) => {
+            let c = &stored.contact;
+            NewContact {
+                id: Some(c.id.clone()),
+                first_name: text(&c.first_name, &given.first_name),
+                last_name: text(&c.last_name, &given.last_name),
+                email: given.email.clone().filter(|_| may_set(c.email.is_none())),
+                phone: given.phone.clone().filter(|_| may_set(c.phone.is_none())),
+                ..submitted_contact(form, submission, trust)
+            }
+        }
+        None => NewContact {
+            first_name: given.first_name.clone().unwrap_or_default(),
+            last_name: given.last_name.clone().unwrap_or_default(),
+            email: given.email.clone(),
+            phone: given.phone.clone(),
+            ..submitted_contact(form, submission, trust)
+        },
+    };
+    let id = writes::upsert_from(conn, app, &request, ConsentSource::Form).await?;
+    Ok(Some(id))
+}
+
+/// The parts of the contact write that do not depend on an existing contact.
+fn submitted_contact(form: &Form, submission: &Submission, trust: Trust) -> NewContact {
+    let given = &submission.contact;
+    NewContact {
+        id: None,
         user_id: None,
-        first_name,
-        last_name,
-        email: given.email.clone(),
-        phone: given.phone.clone(),
+        first_name: String::new(),
+        last_name: String::new(),
+        email: None,
+        phone: None,
         profile: Profile {
-            source: Some(format!("form:{}", form.id)),
+            // A public submission leaves an existing contact's source alone.
+            source: (trust == Trust::App).then(|| format!("form:{}", form.id)),
             ..Profile::default()
         },
         created_date: None,
-        optin_sms: (given.sms_optin && given.phone.is_some()).then_some(true),
+        optin_sms: (trust == Trust::App && given.sms_optin && given.phone.is_some())
+            .then_some(true),
         optout_email: None,
         tags: Vec::new(),
         tag_action: TagAction::Add,
         custom: Default::default(),
-    };
-    writes::upsert_from(conn, app, &request, ConsentSource::Form)
-        .await
-        .map(Some)
+    }
 }
 
 #[derive(sqlx::FromRow)]

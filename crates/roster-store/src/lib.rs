@@ -20,7 +20,7 @@ use roster_domain::{
     },
 };
 
-pub use engagement::StoredSubmission;
+pub use engagement::{StoredSubmission, Trust};
 pub use events::EventQuery;
 pub use messaging::{ConsentRecord, Inbound, OptinRequest, inbound::Received, outbox::MessageRef};
 pub use related::{Include, Related};
@@ -74,7 +74,10 @@ impl From<sqlx::Error> for StoreError {
     fn from(err: sqlx::Error) -> Self {
         // PostgreSQL: deadlock, serialization failure, lock not available, statement or
         // lock timeout; SQLite: busy.
-        const RETRYABLE: &[&str] = &["40P01", "40001", "55P03", "57014", "5", "517"];
+        // Also a unique violation on PostgreSQL: the checks before each insert run under
+        // locks, so one can only come from a race with another transaction (a merge
+        // crossing a campaign's fan-out), which a retry resolves.
+        const RETRYABLE: &[&str] = &["40P01", "40001", "55P03", "57014", "23505", "5", "517"];
         if let sqlx::Error::Database(db) = &err
             && db
                 .code()
@@ -208,7 +211,8 @@ pub trait Store: Send + Sync + 'static {
         app: &AppId,
         form: &Form,
         submission: &Submission,
-    ) -> StoreResult<String>;
+        trust: Trust,
+    ) -> StoreResult<(String, Option<ContactId>)>;
     async fn form_submissions(
         &self,
         app: &AppId,

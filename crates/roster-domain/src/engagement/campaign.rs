@@ -127,6 +127,7 @@ pub struct Campaign {
     pub skipped_no_address: u64,
     pub skipped_not_opted_in: u64,
     pub skipped_opted_out: u64,
+    pub skipped_duplicate_address: u64,
     pub created_date: Timestamp,
 }
 
@@ -136,6 +137,8 @@ pub enum SkipReason {
     NoAddress,
     NotOptedIn,
     OptedOut,
+    /// Another contact with the same address already has the campaign.
+    DuplicateAddress,
 }
 
 impl SkipReason {
@@ -144,6 +147,7 @@ impl SkipReason {
             SkipReason::NoAddress => "no_address",
             SkipReason::NotOptedIn => "not_opted_in",
             SkipReason::OptedOut => "opted_out",
+            SkipReason::DuplicateAddress => "duplicate_address",
         }
     }
 }

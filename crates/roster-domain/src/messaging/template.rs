@@ -119,6 +119,15 @@ impl Template {
         contact: Option<&Contact>,
         is_custom_attribute: impl Fn(&str) -> bool,
     ) -> Result<String, InputError> {
+        self.render_values(contact, is_custom_attribute, str::to_string)
+    }
+
+    fn render_values(
+        &self,
+        contact: Option<&Contact>,
+        is_custom_attribute: impl Fn(&str) -> bool,
+        shape: impl Fn(&str) -> String,
+    ) -> Result<String, InputError> {
         if let Some(name) = self.placeholders().next()
             && contact.is_none()
         {
@@ -132,8 +141,20 @@ impl Template {
         }
         self.render_with(|name| {
             let contact = contact?;
-            value_of(contact, name).or_else(|| is_custom_attribute(name).then(String::new))
+            value_of(contact, name)
+                .or_else(|| is_custom_attribute(name).then(String::new))
+                .map(|value| shape(&value))
         })
+    }
+
+    /// [`Template::render`] for an HTML body: the values are escaped, so a contact's
+    /// name can add text to an email but never markup or links.
+    pub fn render_html(
+        &self,
+        contact: Option<&Contact>,
+        is_custom_attribute: impl Fn(&str) -> bool,
+    ) -> Result<String, InputError> {
+        self.render_values(contact, is_custom_attribute, escape_html)
     }
 
     fn render_with(&self, value: impl Fn(&str) -> Option<String>) -> Result<String, InputError> {
@@ -151,6 +172,21 @@ impl Template {
         }
         Ok(out)
     }
+}
+
+fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn value_of(contact: &Contact, name: &str) -> Option<String> {
@@ -232,6 +268,17 @@ mod tests {
                 .render(Some(&contact()), |n| n == "nickname")
                 .unwrap(),
             "Hi "
+        );
+    }
+
+    #[test]
+    fn html_bodies_escape_values_but_not_the_template() {
+        let mut c = contact();
+        c.last_name = "<a href=\"x\">Lopez</a>".into();
+        let template = Template::parse("html", "<p>Hi {{last_name}}</p>").unwrap();
+        assert_eq!(
+            template.render_html(Some(&c), |_| false).unwrap(),
+            "<p>Hi &lt;a href=&quot;x&quot;&gt;Lopez&lt;/a&gt;</p>"
         );
     }
 

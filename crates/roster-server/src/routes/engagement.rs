@@ -2,6 +2,7 @@
 //! getForms and getFormSubmissions).
 
 use axum::{Json, extract::State};
+use roster_store::Trust;
 
 use super::ErrorResponses;
 use crate::{
@@ -155,9 +156,9 @@ pub async fn submit_form(
                 .join("; ");
             ApiError::bad_request(first, message)
         })?;
-    let id = state
+    let (id, _) = state
         .store
-        .submit_form(&req.app, &form, &submission)
+        .submit_form(&req.app, &form, &submission, Trust::App)
         .await?;
     Ok(Json(Submitted {
         status: "success",

@@ -11,7 +11,12 @@ use axum::{
     http::{StatusCode, header},
     response::{Html, IntoResponse, Response},
 };
-use roster_domain::engagement::{FieldError, FieldType, Form, HONEYPOT_FIELD};
+use roster_domain::{
+    AppId, ContactFilter, ContactId, ContactIdentity, Page, Phone,
+    engagement::{FieldError, FieldType, Form, HONEYPOT_FIELD},
+    messaging::{Channel, Outgoing, Purpose, Template},
+};
+use roster_store::{OptinRequest, Trust};
 
 use crate::{error::ApiError, state::AppState};
 
@@ -65,7 +70,17 @@ pub async fn submit(
     }
     match form.validate(&values, state.settings.default_region, false) {
         Ok(submission) => {
-            state.store.submit_form(&app, &form, &submission).await?;
+            let (_, contact) = state
+                .store
+                .submit_form(&app, &form, &submission, Trust::Public)
+                .await?;
+            if let (Some(contact), Some(phone), true) = (
+                contact,
+                submission.contact.phone.clone(),
+                submission.contact.sms_optin,
+            ) {
+                ask_for_optin(&state, &app, contact, phone).await;
+            }
             Ok(page(StatusCode::OK, &form.name, &thanks(&form)))
         }
         Err(errors) => Ok(page(
@@ -73,6 +88,52 @@ pub async fn submit(
             &form.name,
             &render_form(&form, &values, &errors),
         )),
+    }
+}
+
+/// The page's consent box starts a double opt-in: whoever typed the number cannot opt
+/// it in alone; the phone's owner replies YES. A number that said STOP is not asked.
+async fn ask_for_optin(state: &AppState, app: &AppId, contact: ContactId, phone: Phone) {
+    let request = async {
+        // Only the contact's own number: a public form cannot give a member a new one.
+        let filter = ContactFilter {
+            id: Some(contact.clone()),
+            ..ContactFilter::default()
+        };
+        let found = state
+            .store
+            .find_contacts(app, &filter, Page::default())
+            .await?;
+        if found.first().and_then(|c| c.phone.as_ref()) != Some(&phone) {
+            return Ok(());
+        }
+        let settings = state.outbox.app_settings(app).await?;
+        let request = OptinRequest {
+            identity: ContactIdentity {
+                id: Some(contact),
+                ..ContactIdentity::default()
+            },
+            dob: None,
+            min_age: settings.min_age(),
+            message: Outgoing {
+                channel: Channel::Sms,
+                purpose: Purpose::OptinRequest,
+                contact: None,
+                to: phone.as_str().to_string(),
+                from: settings.sms_sender(None)?,
+                from_name: None,
+                reply_to: None,
+                subject: None,
+                text: Some(Template::parse("optin_text", settings.optin_text())?),
+                html: None,
+            },
+            phone,
+        };
+        state.outbox.start_optin(app, &request).await?;
+        Ok::<(), ApiError>(())
+    };
+    if let Err(err) = request.await {
+        tracing::info!(error = %err, "form consent: no opt-in request sent");
     }
 }
 
@@ -197,7 +258,11 @@ fn render_field(
             let mut options = String::from("<option value=\"\">Choose one</option>");
             for option in &field.options {
                 let selected = if option == value { " selected" } else { "" };
-                let _ = write!(options, "<option{selected}>{}</option>", escape(option));
+                let option = escape(option);
+                let _ = write!(
+                    options,
+                    "<option value=\"{option}\"{selected}>{option}</option>"
+                );
             }
             format!(
                 "<div class=\"field\"><label for=\"f-{name}\">{label}{star}</label>\

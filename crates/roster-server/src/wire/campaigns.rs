@@ -206,7 +206,8 @@ pub struct CampaignMember {
     pub failed: u64,
     /// Audience members given no message (no address, no consent; Roster extension).
     pub skipped: u64,
-    /// `skipped` by reason: `no_address`, `not_opted_in`, `opted_out` (Roster extension).
+    /// `skipped` by reason: `no_address`, `not_opted_in`, `opted_out`,
+    /// `duplicate_address` (Roster extension).
     #[schema(value_type = Object)]
     pub skipped_reasons: serde_json::Value,
     pub created_date: String,
@@ -232,6 +233,7 @@ impl From<Campaign> for CampaignMember {
                 "no_address": c.skipped_no_address,
                 "not_opted_in": c.skipped_not_opted_in,
                 "opted_out": c.skipped_opted_out,
+                "duplicate_address": c.skipped_duplicate_address,
             }),
             created_date: c.created_date.to_rfc3339(),
         }

@@ -118,7 +118,13 @@ impl NewFormBody {
                     name,
                     kind: FieldType::parse(&at("type"), &required(&at("type"), f.kind)?)?,
                     required: f.required.unwrap_or(false),
-                    options: f.options.unwrap_or_default(),
+                    // Browsers send an option's text trimmed, so it is kept trimmed.
+                    options: f
+                        .options
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|o| o.trim().to_string())
+                        .collect(),
                 })
             })
             .collect::<Result<Vec<_>, InputError>>()?;

@@ -19,16 +19,21 @@ CREATE TABLE campaigns (
     sent_date      TEXT,
     -- Fan-out progress: contacts up to this pk have been given a message or skipped.
     cursor_pk      BIGINT NOT NULL DEFAULT 0,
+    -- The audience: contacts up to this pk (the newest when the campaign started).
+    last_contact_pk BIGINT,
     created_date   TEXT NOT NULL,
     updated_date   TEXT NOT NULL,
     UNIQUE (app_id, id)
 );
-CREATE INDEX campaigns_due ON campaigns (pk) WHERE status IN ('scheduled', 'sending');
+CREATE INDEX campaigns_due ON campaigns (updated_date) WHERE status IN ('scheduled', 'sending');
 
 -- A campaign's messages carry it; the unique key makes a second message to the same
 -- contact impossible, whatever a crash or a second node does.
 ALTER TABLE messages ADD COLUMN campaign_pk BIGINT REFERENCES campaigns (pk) ON DELETE CASCADE;
 CREATE UNIQUE INDEX messages_once_per_campaign ON messages (campaign_pk, contact_pk)
+    WHERE campaign_pk IS NOT NULL;
+-- ...and none to the same address twice (two records of one member).
+CREATE UNIQUE INDEX messages_once_per_address ON messages (campaign_pk, to_addr)
     WHERE campaign_pk IS NOT NULL;
 
 -- Audience members who got no message, and why.

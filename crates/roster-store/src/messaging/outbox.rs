@@ -205,20 +205,21 @@ async fn render<C: Conn + ?Sized>(
         ),
         _ => (None, Vec::new()),
     };
+    let known = |name: &str| attributes.iter().any(|a| a.name == name);
     let one = |template: &Option<Template>| -> Result<Option<String>, InputError> {
         template
             .as_ref()
-            .map(|t| {
-                t.render(contact.as_ref(), |name| {
-                    attributes.iter().any(|a| a.name == name)
-                })
-            })
+            .map(|t| t.render(contact.as_ref(), known))
             .transpose()
     };
     Ok(Rendered {
         subject: one(&outgoing.subject)?,
         text: one(&outgoing.text)?,
-        html: one(&outgoing.html)?,
+        html: outgoing
+            .html
+            .as_ref()
+            .map(|t| t.render_html(contact.as_ref(), known))
+            .transpose()?,
     })
 }
 

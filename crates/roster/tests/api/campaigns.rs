@@ -102,7 +102,7 @@ async fn a_campaign_reaches_its_audience_once_and_skips_without_consent() {
     assert!(done["sent_date"].is_string());
     assert_eq!(
         done["skipped_reasons"],
-        json!({"no_address": 1, "not_opted_in": 1, "opted_out": 1})
+        json!({"no_address": 1, "not_opted_in": 1, "opted_out": 1, "duplicate_address": 0})
     );
     let delivered = m.twilio.delivered();
     assert_eq!(delivered.len(), 1);
@@ -223,7 +223,10 @@ async fn an_email_campaign_goes_over_smtp() {
     let m = Messaging::start().await;
     for (name, email) in [("Ana", "ana@example.com"), ("Bo", "bo@example.com")] {
         m.app
-            .new_contact(contact(name, json!({"email": email})))
+            .new_contact(contact(
+                name,
+                json!({"email": email, "last_name": "<script>x</script>"}),
+            ))
             .await;
     }
     m.app
@@ -235,7 +238,7 @@ async fn an_email_campaign_goes_over_smtp() {
     let id = campaign(
         &m,
         json!({"id": "news", "name": "News", "channel": "email",
-        "subject": "News for {{first_name}}", "body": "<p>Hello {{first_name}}</p>"}),
+        "subject": "News for {{first_name}}", "body": "<p>Hello {{first_name}} {{last_name}}</p>"}),
     )
     .await;
     start(&m, &id).await;
@@ -245,6 +248,12 @@ async fn an_email_campaign_goes_over_smtp() {
         (Some(2), Some(1))
     );
     let mails = m.smtp.wait_for(2, WAIT).await;
+    assert!(
+        mails
+            .iter()
+            .all(|mail| !mail.text_contains("<script>") && mail.text_contains("&lt;script&gt;")),
+        "names are escaped in HTML"
+    );
     let subjects: BTreeSet<_> = mails.iter().filter_map(|m| m.header("Subject")).collect();
     assert_eq!(
         subjects,
@@ -537,4 +546,56 @@ async fn merging_two_records_that_both_got_a_campaign_keeps_the_counts() {
         "both were sent: {after}"
     );
     assert_eq!(m.messages(json!({"_id": keep})).await.len(), 1);
+}
+
+#[tokio::test]
+async fn two_records_sharing_a_number_get_the_campaign_once() {
+    let m = Messaging::start().await;
+    m.opted_in("Ana", "+14155550991").await;
+    m.opted_in("Anna", "+14155550991").await;
+    let id = campaign(
+        &m,
+        json!({"id": "d", "name": "D", "channel": "sms", "body": "once"}),
+    )
+    .await;
+    start(&m, &id).await;
+    let done = settled(&m, &id).await;
+    assert_eq!(
+        (done["recipients"].as_u64(), done["skipped"].as_u64()),
+        (Some(1), Some(1)),
+        "{done}"
+    );
+    assert_eq!(done["skipped_reasons"]["duplicate_address"], 1);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(m.twilio.delivered().len(), 1);
+}
+
+#[tokio::test]
+async fn contacts_created_after_the_start_are_not_in_the_audience() {
+    let m = Messaging::start_with(|d| d.workers = 0).await;
+    m.opted_in("Ana", "+14155550993").await;
+    let id = campaign(
+        &m,
+        json!({"id": "fixed", "name": "F", "channel": "sms", "body": "x"}),
+    )
+    .await;
+    start(&m, &id).await;
+    // No workers on this node: step the fan-out by hand around a new contact.
+    let defaults = roster_domain::messaging::MessagingSettings {
+        quiet_hours_sms: Some("none".into()),
+        ..Default::default()
+    };
+    m.app.store.fan_out_step(1, &defaults).await.unwrap();
+    m.opted_in("Late", "+14155550994").await;
+    while m
+        .app
+        .store
+        .fan_out_step(1, &defaults)
+        .await
+        .unwrap()
+        .is_some()
+    {}
+    let listed = m.app.members("getCampaigns", json!({})).await;
+    assert_eq!(listed[0]["status"], "sent");
+    assert_eq!(listed[0]["recipients"], 1, "{listed:?}");
 }

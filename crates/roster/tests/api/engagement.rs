@@ -320,7 +320,7 @@ async fn the_hosted_page_renders_accessibly_and_shows_errors() {
         "id=\"f-first_name\" name=\"first_name\" type=\"text\"",
         "type=\"email\"",
         "type=\"tel\"",
-        "<option>Yoga</option>",
+        "<option value=\"Yoga\">Yoga</option>",
         "type=\"checkbox\"",
         &format!("action=\"/forms/{form}\""),
     ] {
@@ -526,7 +526,60 @@ async fn a_member_fills_the_hosted_form_in_a_real_browser() {
     assert_eq!(submissions[0]["data"]["first_name"], "Ana");
     assert_eq!(submissions[0]["data"]["phone"], "+14155550900");
     assert_eq!(submissions[0]["data"]["sms_ok"], true);
-    let optins = app.members("getOptinCustomers", json!({})).await;
-    assert_eq!(optins.len(), 1, "the consent box opted the new contact in");
-    assert_eq!(optins[0]["id"], submissions[0]["contact_id"]);
+    // The box asked the phone's owner to confirm (double opt-in): pending until YES.
+    assert!(app.members("getOptinCustomers", json!({})).await.is_empty());
+    let contact = submissions[0]["contact_id"].as_str().unwrap();
+    let history = app
+        .members("getConsentHistory", json!({"_id": contact}))
+        .await;
+    assert_eq!(history[0]["change"], "sms_optin_pending", "{history:?}");
+}
+
+#[tokio::test]
+async fn the_public_page_cannot_rewrite_a_member_or_undo_their_stop() {
+    let app = TestApp::spawn().await;
+    let form = new_form(&app).await;
+    let member = app
+        .new_contact(contact(
+            "Ana",
+            json!({"email": "ana@example.com", "phone": "+14155550920", "optin_sms": false}),
+        ))
+        .await;
+
+    // A stranger types Ana's email and name, their own number, and ticks the box.
+    let (status, _) = page_post(
+        &app,
+        &form,
+        &[
+            ("first_name", "Ana"),
+            ("last_name", "Evil"),
+            ("email", "ana@example.com"),
+            ("phone", "4155550999"),
+            ("sms_ok", "on"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let listed = app.customers(json!({"_id": member})).await;
+    assert_eq!(
+        listed[0]["phone"], "+14155550920",
+        "the number is not replaced"
+    );
+    assert_eq!(listed[0]["lastname"], "Lopez", "nor the name");
+    assert_eq!(listed[0]["sms_optout"], 1, "the opt-out stands");
+    let history = app
+        .members("getConsentHistory", json!({"_id": member}))
+        .await;
+    assert!(
+        history
+            .iter()
+            .all(|h| h["change"] != "sms_optin_pending" && h["change"] != "sms_optin"),
+        "{history:?}"
+    );
+    // The submission itself is kept, on the member's record.
+    let submissions = app
+        .members("getFormSubmissions", json!({"form_id": form}))
+        .await;
+    assert_eq!(submissions[0]["contact_id"], member.as_str());
 }
