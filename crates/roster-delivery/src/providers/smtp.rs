@@ -18,7 +18,7 @@ use super::SendError;
 
 type Transport = AsyncSmtpTransport<Tokio1Executor>;
 
-/// Builds and keeps one pooled transport per SMTP server and account.
+/// Builds and keeps one transport per SMTP server and account; each pools its connections.
 #[derive(Clone)]
 pub struct SmtpClient {
     timeout: Duration,

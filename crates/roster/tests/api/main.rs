@@ -5,6 +5,7 @@
 mod auth;
 mod bad_input;
 mod browser_selftest;
+mod campaign_scale;
 mod campaigns;
 mod cli;
 mod cluster;
