@@ -15,7 +15,10 @@ use roster_domain::{
         schedule::{QuietHours, time_zone},
     },
     ids::new_object_id,
-    messaging::{Channel, Direction, Message, MessageStatus, MessagingSettings, Purpose, Template},
+    messaging::{
+        Channel, Direction, Message, MessageStatus, MessagingSettings, Purpose, Template,
+        consent::Refusal,
+    },
 };
 
 use crate::{
@@ -504,17 +507,13 @@ async fn refusal<C: Conn + ?Sized>(
     channel: Channel,
     address: &str,
 ) -> StoreResult<Option<SkipReason>> {
-    let holders = match channel {
-        Channel::Sms => consent::holders_of_phone(conn, app, address).await?,
-        Channel::Email => consent::holders_of_email(conn, app, address).await?,
-    };
-    let states: Vec<_> = holders.iter().map(|h| h.state).collect();
-    Ok(match channel {
-        Channel::Sms if states.iter().any(|s| s.sms_optout) => Some(SkipReason::OptedOut),
-        Channel::Sms if !states.iter().any(|s| s.sms_optin) => Some(SkipReason::NotOptedIn),
-        Channel::Email if states.iter().any(|s| s.email_optout) => Some(SkipReason::OptedOut),
-        _ => None,
-    })
+    let holders = consent::holders(conn, app, channel, address).await?;
+    Ok(consent::recipients(&holders)
+        .refusal(channel)
+        .map(|refusal| match refusal {
+            Refusal::OptedOut => SkipReason::OptedOut,
+            Refusal::NotOptedIn => SkipReason::NotOptedIn,
+        }))
 }
 
 async fn skip<C: Conn + ?Sized>(

@@ -2,6 +2,7 @@
 //! the number (or email) counts, so a second record for the same member can neither
 //! bypass an opt-out nor stand in for a missing opt-in.
 
+use super::Channel;
 use crate::{Date, InputError};
 
 /// One contact's consent, as far as sending decides.
@@ -16,22 +17,38 @@ pub struct ConsentState {
 #[derive(Debug, Clone, Default)]
 pub struct Recipients(pub Vec<ConsentState>);
 
+/// Why an address may not be sent a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    OptedOut,
+    NotOptedIn,
+}
+
 impl Recipients {
+    /// The one consent rule of sending: SMS needs an opt-in and no opt-out; email needs
+    /// no opt-in, only the absence of an opt-out.
+    pub fn refusal(&self, channel: Channel) -> Option<Refusal> {
+        match channel {
+            Channel::Sms if self.0.iter().any(|c| c.sms_optout) => Some(Refusal::OptedOut),
+            Channel::Sms if !self.0.iter().any(|c| c.sms_optin) => Some(Refusal::NotOptedIn),
+            Channel::Email if self.0.iter().any(|c| c.email_optout) => Some(Refusal::OptedOut),
+            _ => None,
+        }
+    }
+
     /// SMS needs an opt-in and no opt-out.
     pub fn may_text(&self) -> Result<(), InputError> {
-        if self.0.iter().any(|c| c.sms_optout) {
-            return Err(InputError::new(
+        match self.refusal(Channel::Sms) {
+            Some(Refusal::OptedOut) => Err(InputError::new(
                 "to_number",
                 "to_number has opted out of SMS (they can reply START to opt in again)",
-            ));
-        }
-        if !self.0.iter().any(|c| c.sms_optin) {
-            return Err(InputError::new(
+            )),
+            Some(Refusal::NotOptedIn) => Err(InputError::new(
                 "to_number",
                 "to_number has not opted in to SMS: no contact with this number has SMS consent",
-            ));
+            )),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Whether the double opt-in request may be sent: not to a number that said STOP.
@@ -47,7 +64,7 @@ impl Recipients {
 
     /// Email needs no opt-in, only the absence of an opt-out.
     pub fn may_email(&self) -> Result<(), InputError> {
-        if self.0.iter().any(|c| c.email_optout) {
+        if self.refusal(Channel::Email).is_some() {
             return Err(InputError::new(
                 "to_email",
                 "to_email has opted out of email",

@@ -174,7 +174,8 @@ impl Template {
     }
 }
 
-fn escape_html(text: &str) -> String {
+/// HTML-escapes text for element content and quoted attributes.
+pub fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

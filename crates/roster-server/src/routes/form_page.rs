@@ -14,7 +14,7 @@ use axum::{
 use roster_domain::{
     AppId, ContactFilter, ContactId, ContactIdentity, Page, Phone,
     engagement::{FieldError, FieldType, Form, HONEYPOT_FIELD},
-    messaging::{Channel, Outgoing, Purpose, Template},
+    messaging::{Channel, Outgoing, Purpose, Template, template::escape_html as escape},
 };
 use roster_store::{OptinRequest, Trust};
 
@@ -290,25 +290,9 @@ fn render_field(
     }
 }
 
-/// HTML-escapes text for element content and quoted attributes.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
-    use super::escape;
+    use roster_domain::messaging::template::escape_html as escape;
 
     #[test]
     fn markup_in_text_is_escaped() {

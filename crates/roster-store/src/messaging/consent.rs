@@ -3,7 +3,7 @@
 
 use roster_domain::{
     AppId, Consent, ContactId, Timestamp,
-    messaging::{ConsentChange, ConsentSource, ConsentState, Recipients},
+    messaging::{Channel, ConsentChange, ConsentSource, ConsentState, Recipients},
 };
 
 use crate::{
@@ -72,6 +72,19 @@ pub async fn holders_of_email<C: Conn + ?Sized>(
         )
         .await?;
     Ok(rows.into_iter().map(Holder::from).collect())
+}
+
+/// The contacts of `app` with `address` on `channel` (a phone number or an email).
+pub async fn holders<C: Conn + ?Sized>(
+    conn: &mut C,
+    app: &AppId,
+    channel: Channel,
+    address: &str,
+) -> StoreResult<Vec<Holder>> {
+    match channel {
+        Channel::Sms => holders_of_phone(conn, app, address).await,
+        Channel::Email => holders_of_email(conn, app, address).await,
+    }
 }
 
 pub fn recipients(holders: &[Holder]) -> Recipients {

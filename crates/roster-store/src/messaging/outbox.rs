@@ -108,14 +108,11 @@ pub async fn queue<C: Conn + ?Sized>(
     lease: Option<&Lease>,
     now: Timestamp,
 ) -> StoreResult<Message> {
-    let holders = match outgoing.channel {
-        Channel::Sms => {
-            conn.lock_keys(&mut vec![consent::phone_lock(app, &outgoing.to)])
-                .await?;
-            consent::holders_of_phone(conn, app, &outgoing.to).await?
-        }
-        Channel::Email => consent::holders_of_email(conn, app, &outgoing.to).await?,
-    };
+    if outgoing.channel == Channel::Sms {
+        conn.lock_keys(&mut vec![consent::phone_lock(app, &outgoing.to)])
+            .await?;
+    }
+    let holders = consent::holders(conn, app, outgoing.channel, &outgoing.to).await?;
     check_consent(outgoing.channel, outgoing.purpose, &holders)?;
     let contact_pk = match &outgoing.contact {
         Some(id) => Some(
@@ -349,10 +346,7 @@ async fn consent_still_given<C: Conn + ?Sized>(
     if message.purpose == Purpose::KeywordReply {
         return Ok(Ok(()));
     }
-    let holders = match message.channel {
-        Channel::Sms => consent::holders_of_phone(conn, &message.app_id, &message.to).await?,
-        Channel::Email => consent::holders_of_email(conn, &message.app_id, &message.to).await?,
-    };
+    let holders = consent::holders(conn, &message.app_id, message.channel, &message.to).await?;
     Ok(check_consent(message.channel, message.purpose, &holders))
 }
 

@@ -19,7 +19,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::{
-    cli::{Served, printed_value, serve_with, signal},
+    cli::{Served, log_problems, printed_value, serve_with, signal},
     support::{
         TestDb,
         messaging::{APP_NUMBER, FROM_EMAIL, SID, TOKEN},
@@ -156,7 +156,7 @@ impl Api {
             assert!(
                 Instant::now() < deadline,
                 "not sent after {timeout:?}: {campaign}\nlogs: {:#?}",
-                log_problems(logs)
+                log_problems(logs, 20)
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -206,43 +206,12 @@ fn env(twilio: &TwilioFake, smtp: Option<&SmtpServer>) -> Vec<(&'static str, Str
     env
 }
 
-/// `line` without its ANSI colour codes.
-fn strip_colours(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            chars.by_ref().find(|c| c.is_ascii_alphabetic());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 /// Prints what the nodes logged as warnings or errors (the log is for the report, not
 /// the verdict).
 fn print_log_problems(logs: &[PathBuf]) {
-    for line in log_problems(logs) {
+    for line in log_problems(logs, 20) {
         println!("campaign_scale:   {line}");
     }
-}
-
-/// Warnings and errors the nodes logged, for failure messages and the report.
-fn log_problems(logs: &[PathBuf]) -> Vec<String> {
-    logs.iter()
-        .enumerate()
-        .flat_map(|(node, path)| {
-            std::fs::read_to_string(path)
-                .unwrap_or_default()
-                .lines()
-                .map(strip_colours)
-                .filter(|line| line.contains(" WARN ") || line.contains(" ERROR "))
-                .map(|line| format!("node {}: {line}", node + 1))
-                .take(20)
-                .collect::<Vec<_>>()
-        })
-        .collect()
 }
 
 /// Asserts the fake accepted exactly one SMS per contact `0..total`, each with that

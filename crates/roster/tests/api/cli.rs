@@ -550,3 +550,35 @@ async fn messages_list_shows_the_outbox() {
     .await;
     assert!(!ok && stderr.contains("status"), "{stderr}");
 }
+
+/// Warnings and errors that `roster serve` processes logged, at most `most_per_node`
+/// lines from each (for test reports).
+pub fn log_problems(logs: &[PathBuf], most_per_node: usize) -> Vec<String> {
+    logs.iter()
+        .enumerate()
+        .flat_map(|(node, path)| {
+            std::fs::read_to_string(path)
+                .unwrap_or_default()
+                .lines()
+                .map(strip_colours)
+                .filter(|line| line.contains(" WARN ") || line.contains(" ERROR "))
+                .map(|line| format!("node {}: {line}", node + 1))
+                .take(most_per_node)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// `line` without its ANSI colour codes.
+fn strip_colours(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            chars.by_ref().find(|c| c.is_ascii_alphabetic());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

@@ -22,7 +22,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::{
-    cli::{Served, printed_value, serve_with, signal},
+    cli::{Served, log_problems, printed_value, serve_with, signal},
     support::{TestDb, read, require_postgres, twilio::TwilioFake},
 };
 
@@ -175,36 +175,6 @@ fn count_by_status(messages: &[Value]) -> HashMap<String, usize> {
     counts
 }
 
-/// `line` without its ANSI colour codes.
-fn strip_colours(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            chars.by_ref().find(|c| c.is_ascii_alphabetic());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// Warnings and errors the nodes logged (the log is for the report, not the verdict).
-fn log_problems(logs: &[PathBuf]) -> Vec<String> {
-    logs.iter()
-        .enumerate()
-        .flat_map(|(node, path)| {
-            std::fs::read_to_string(path)
-                .unwrap_or_default()
-                .lines()
-                .map(strip_colours)
-                .filter(|line| line.contains(" WARN ") || line.contains(" ERROR "))
-                .map(|line| format!("node {}: {line}", node + 1))
-                .collect::<Vec<_>>()
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn three_nodes_share_the_outbox_and_a_killed_node_loses_nothing() {
     if require_postgres("three_nodes_share_the_outbox_and_a_killed_node_loses_nothing").is_none() {
@@ -285,7 +255,7 @@ async fn three_nodes_share_the_outbox_and_a_killed_node_loses_nothing() {
         assert!(
             Instant::now() < deadline,
             "only {n} delivered after 20 s; logs: {:?}",
-            log_problems(&logs)
+            log_problems(&logs, usize::MAX)
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
@@ -316,7 +286,7 @@ async fn three_nodes_share_the_outbox_and_a_killed_node_loses_nothing() {
                 .iter()
                 .filter(|m| m["status"] != "sent")
                 .collect::<Vec<_>>(),
-            log_problems(&logs)
+            log_problems(&logs, usize::MAX)
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
@@ -343,7 +313,7 @@ async fn three_nodes_share_the_outbox_and_a_killed_node_loses_nothing() {
         sent_at.elapsed(),
         started.elapsed(),
     );
-    let problems = log_problems(&logs);
+    let problems = log_problems(&logs, usize::MAX);
     let log_lines: Vec<usize> = logs
         .iter()
         .map(|path| {
