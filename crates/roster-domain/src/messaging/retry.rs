@@ -61,13 +61,16 @@ pub fn parse_duration(part: &str) -> Result<Duration, String> {
     let split = part.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
     let (number, unit) = part.split_at(split);
     let number: u64 = number.parse().map_err(|_| bad())?;
+    // Checked: a wait too long to count in seconds is a typo, not a panic.
+    let seconds = |per_unit: u64| number.checked_mul(per_unit).map(Duration::from_secs);
     match unit {
-        "ms" => Ok(Duration::from_millis(number)),
-        "s" => Ok(Duration::from_secs(number)),
-        "m" => Ok(Duration::from_secs(number * 60)),
-        "h" => Ok(Duration::from_secs(number * 3600)),
-        _ => Err(bad()),
+        "ms" => Some(Duration::from_millis(number)),
+        "s" => Some(Duration::from_secs(number)),
+        "m" => seconds(60),
+        "h" => seconds(3600),
+        _ => None,
     }
+    .ok_or_else(bad)
 }
 
 impl fmt::Display for RetrySchedule {
@@ -105,6 +108,12 @@ mod tests {
             schedule
         );
         assert_eq!(schedule.max_attempts(), 7);
+    }
+
+    #[test]
+    fn waits_too_long_to_count_are_refused() {
+        assert!(parse_duration("5124100000000000h").is_err());
+        assert!(RetrySchedule::parse("5s,307445734561825861m").is_err());
     }
 
     #[test]
