@@ -11,6 +11,7 @@ mod cli;
 mod cluster;
 mod contacts;
 mod copy;
+mod crash_safety;
 mod engagement;
 mod events;
 mod fakes;
