@@ -302,7 +302,6 @@ impl Outbox {
     }
 
     async fn attempt(&self, message: &Message) -> Delivery {
-        let now = Timestamp::now();
         // The whole attempt ends within the provider timeout, which is shorter than the
         // lease (checked at start-up), so no second worker takes a message still in flight.
         let call = async {
@@ -314,6 +313,9 @@ impl Outbox {
         let result = tokio::time::timeout(self.inner.settings.provider_timeout, call)
             .await
             .unwrap_or_else(|_| Err(SendError::transient("the provider did not answer in time")));
+        // Waits count from the answer: `Retry-After` is relative to the response, and a
+        // slow failure must still be followed by the scheduled wait.
+        let now = Timestamp::now();
         match result {
             Ok(provider_id) => Delivery::Sent { provider_id },
             Err(SendError::Permanent {

@@ -22,5 +22,6 @@ mod messaging;
 mod messaging_cluster;
 mod ops;
 mod outbox;
+mod provider_faults;
 mod studio;
 mod support;

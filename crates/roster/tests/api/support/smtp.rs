@@ -3,7 +3,8 @@
 //! It speaks enough ESMTP for `lettre` without TLS: EHLO/HELO (advertising `8BITMIME` and
 //! `AUTH PLAIN LOGIN`, never `STARTTLS`), AUTH PLAIN/LOGIN (any password), MAIL, RCPT,
 //! DATA, RSET, NOOP and QUIT. Accepted messages are recorded; faults and delays can be
-//! scripted for the end of DATA.
+//! scripted for the greeting and the end of DATA, a connection can be dropped mid-DATA,
+//! and the server can go down (port closed, sessions cut) and come back on the same port.
 #![allow(dead_code)]
 
 use std::{
@@ -19,8 +20,10 @@ use base64::{Engine, engine::general_purpose::STANDARD};
 use tokio::{
     io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
     net::{TcpListener, TcpStream},
+    sync::watch,
     task::JoinHandle,
 };
+use tokio_util::sync::CancellationToken;
 
 /// One message the server accepted (a 250 at the end of DATA).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,13 +74,20 @@ pub struct SmtpServer {
     _task: Arc<AbortOnDrop>,
 }
 
-#[derive(Default)]
 struct State {
     received: Mutex<Vec<ReceivedMail>>,
     faults: Mutex<VecDeque<(u16, String)>>,
+    greeting_faults: Mutex<VecDeque<(u16, String)>>,
+    /// DATA sections still to be cut off by a reset.
+    drops: AtomicUsize,
     delay: Mutex<Duration>,
     attempts: AtomicUsize,
     queued: AtomicUsize,
+    connections: AtomicUsize,
+    /// Whether the server should be listening; [`SmtpServer::go_down`] clears it.
+    up: watch::Sender<bool>,
+    /// Whether the port is bound right now (follows `up`).
+    listening: watch::Sender<bool>,
 }
 
 struct AbortOnDrop(JoinHandle<()>);
@@ -91,18 +101,21 @@ impl Drop for AbortOnDrop {
 impl SmtpServer {
     pub async fn start() -> SmtpServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind smtp");
-        let port = listener.local_addr().unwrap().port();
-        let state = Arc::new(State::default());
-        let accept_state = state.clone();
-        let task = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let state = accept_state.clone();
-                tokio::spawn(async move {
-                    // A client hanging up mid-session is fine: nothing is recorded.
-                    let _ = session(stream, &state).await;
-                });
-            }
+        let addr = listener.local_addr().unwrap();
+        let port = addr.port();
+        let state = Arc::new(State {
+            received: Mutex::default(),
+            faults: Mutex::default(),
+            greeting_faults: Mutex::default(),
+            drops: AtomicUsize::new(0),
+            delay: Mutex::default(),
+            attempts: AtomicUsize::new(0),
+            queued: AtomicUsize::new(0),
+            connections: AtomicUsize::new(0),
+            up: watch::Sender::new(true),
+            listening: watch::Sender::new(true),
         });
+        let task = tokio::spawn(serve(listener, addr, state.clone()));
         SmtpServer {
             port,
             state,
@@ -157,6 +170,101 @@ impl SmtpServer {
     pub fn attempts(&self) -> usize {
         self.state.attempts.load(Ordering::SeqCst)
     }
+
+    /// Connections accepted so far (while up).
+    pub fn connections(&self) -> usize {
+        self.state.connections.load(Ordering::SeqCst)
+    }
+
+    /// The next `count` connections are greeted with `code text` (e.g. 421, busy) and
+    /// closed. Calls queue up.
+    pub fn refuse_next_connections(&self, count: usize, code: u16, text: &str) {
+        let mut faults = self.state.greeting_faults.lock().unwrap();
+        faults.extend(std::iter::repeat_n((code, text.to_string()), count));
+    }
+
+    /// The next `count` DATA sections are cut off after their first lines: the
+    /// connection is reset (RST) and nothing is recorded.
+    pub fn drop_next_mid_data(&self, count: usize) {
+        self.state.drops.fetch_add(count, Ordering::SeqCst);
+    }
+
+    /// An outage: open sessions are cut and the port is closed, so connecting is refused,
+    /// until [`SmtpServer::come_back`]. Returns once the port is closed.
+    pub async fn go_down(&self) {
+        self.state.up.send_replace(false);
+        let mut listening = self.state.listening.subscribe();
+        listening
+            .wait_for(|listening| !*listening)
+            .await
+            .expect("smtp server running");
+    }
+
+    /// Listens again, on the same port. Returns once it does.
+    pub async fn come_back(&self) {
+        self.state.up.send_replace(true);
+        let mut listening = self.state.listening.subscribe();
+        listening
+            .wait_for(|listening| *listening)
+            .await
+            .expect("smtp server running");
+    }
+}
+
+/// Accepts sessions while up; during an outage the listening socket is closed and every
+/// session of the last up period is cut; back up, it binds the same address again.
+async fn serve(listener: TcpListener, addr: std::net::SocketAddr, state: Arc<State>) {
+    let mut listener = Some(listener);
+    let mut up = state.up.subscribe();
+    let mut sessions = CancellationToken::new();
+    loop {
+        if !*up.borrow_and_update() {
+            listener = None;
+            sessions.cancel();
+            sessions = CancellationToken::new();
+            state.listening.send_replace(false);
+            if up.wait_for(|up| *up).await.is_err() {
+                return;
+            }
+            continue;
+        }
+        let Some(bound) = &listener else {
+            match bind_again(addr) {
+                Ok(bound) => {
+                    listener = Some(bound);
+                    state.listening.send_replace(true);
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+            continue;
+        };
+        tokio::select! {
+            accepted = bound.accept() => {
+                let Ok((stream, _)) = accepted else {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                };
+                state.connections.fetch_add(1, Ordering::SeqCst);
+                let state = state.clone();
+                let cut = sessions.clone();
+                tokio::spawn(async move {
+                    // A client hanging up mid-session is fine: nothing is recorded.
+                    tokio::select! {
+                        _ = session(stream, &state) => {}
+                        () = cut.cancelled() => {}
+                    }
+                });
+            }
+            _ = up.changed() => {}
+        }
+    }
+}
+
+fn bind_again(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
 }
 
 /// One SMTP session until QUIT or the client hangs up.
@@ -165,6 +273,11 @@ async fn session(stream: TcpStream, state: &State) -> std::io::Result<()> {
     let mut reader = BufReader::new(read);
     let mut reply = async |text: String| write.write_all(text.as_bytes()).await;
 
+    let greeting_fault = state.greeting_faults.lock().unwrap().pop_front();
+    if let Some((code, text)) = greeting_fault {
+        reply(format!("{code} {text}\r\n")).await?;
+        return Ok(());
+    }
     reply("220 roster-fake-smtp ESMTP ready\r\n".into()).await?;
     let mut auth_user: Option<String> = None;
     let mut mail_from: Option<String> = None;
@@ -254,7 +367,12 @@ async fn session(stream: TcpStream, state: &State) -> std::io::Result<()> {
                     continue;
                 }
                 reply("354 End data with <CR><LF>.<CR><LF>\r\n".into()).await?;
+                let cut_off = state
+                    .drops
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                    .is_ok();
                 let mut data = String::new();
+                let mut lines = 0;
                 loop {
                     // Hanging up inside DATA: nothing recorded, not an attempt.
                     let Some(line) = read_line(&mut reader).await? else {
@@ -262,6 +380,11 @@ async fn session(stream: TcpStream, state: &State) -> std::io::Result<()> {
                     };
                     if line == "." {
                         break;
+                    }
+                    lines += 1;
+                    if cut_off && lines == 3 {
+                        let _ = reader.get_ref().as_ref().set_zero_linger();
+                        return Ok(());
                     }
                     data.push_str(line.strip_prefix('.').unwrap_or(&line));
                     data.push_str("\r\n");
