@@ -2,9 +2,11 @@
 //! where one field is at fault, its name: `{"status":"error","message":..,"field":..}`
 //! (contract, "Conventions"). Anything else is logged and answered with an opaque 500.
 
+use std::time::Duration;
+
 use axum::{
     Json,
-    http::{HeaderValue, StatusCode, header},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use roster_delivery::OutboxError;
@@ -13,6 +15,8 @@ use roster_store::StoreError;
 use serde::Serialize;
 use thiserror::Error;
 use utoipa::ToSchema;
+
+use crate::limits::RateLimited;
 
 #[derive(Debug, Error)]
 pub enum ApiError {
@@ -31,11 +35,26 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// One field of the body is too big (a string, an array, an object): 413 naming it.
+    #[error("{message}")]
+    FieldTooLarge { message: String, field: String },
     #[error("{0}")]
     UnsupportedMediaType(String),
     /// The database is momentarily unable to serve; the client should retry.
     #[error("{0}")]
     Unavailable(String),
+    /// The app spent its request budget (README, "Protection"): 429 with `Retry-After`.
+    #[error("too many requests for this app; retry after {} s", .0.retry_after_seconds)]
+    TooManyRequests(RateLimited),
+    /// Every request slot is taken: answered at once rather than queued.
+    #[error("the server is handling as many requests as it can; retry shortly")]
+    Overloaded,
+    /// The request took longer than the configured timeout and was abandoned.
+    #[error(
+        "the request took longer than {} ms and was abandoned; a write is applied whole or not at all",
+        .0.as_millis()
+    )]
+    TimedOut(Duration),
     /// The provider refused a message permanently during the inline attempt: the
     /// contract's "500 only if the provider rejects permanently at request time".
     #[error("{0}")]
@@ -72,9 +91,12 @@ impl ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::PayloadTooLarge(_) | Self::FieldTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::Overloaded | Self::TimedOut(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::ProviderRejected(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -115,13 +137,18 @@ impl From<OutboxError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let retry = matches!(self, Self::Unavailable(_));
+        let retry = match &self {
+            Self::Unavailable(_) | Self::Overloaded | Self::TimedOut(_) => Some(None),
+            Self::TooManyRequests(limited) => Some(Some(*limited)),
+            _ => None,
+        };
         let (message, field) = match self {
             Self::Internal(detail) => {
                 tracing::error!(%detail, "request failed");
                 ("internal error".to_string(), None)
             }
             Self::BadRequest { message, field } => (message, field),
+            Self::FieldTooLarge { message, field } => (message, Some(field)),
             other => (other.to_string(), None),
         };
         let body = ErrorBody {
@@ -130,11 +157,25 @@ impl IntoResponse for ApiError {
             field,
         };
         let mut response = (status, Json(body)).into_response();
-        if retry {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        match retry {
+            Some(Some(limited)) => rate_limit_headers(response.headers_mut(), limited),
+            Some(None) => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            None => {}
         }
         response
     }
+}
+
+/// `Retry-After` and the IETF draft's `RateLimit-Limit/-Remaining/-Reset` (seconds until a
+/// request is allowed again). Sent on 429 only, so the hot path adds no headers.
+fn rate_limit_headers(headers: &mut HeaderMap, limited: RateLimited) {
+    let wait = HeaderValue::from(limited.retry_after_seconds);
+    headers.insert(header::RETRY_AFTER, wait.clone());
+    headers.insert("ratelimit-limit", HeaderValue::from(limited.limit));
+    headers.insert("ratelimit-remaining", HeaderValue::from_static("0"));
+    headers.insert("ratelimit-reset", wait);
 }

@@ -7,6 +7,7 @@ pub mod error;
 pub mod extract;
 pub mod limits;
 pub mod openapi;
+pub mod protection;
 pub mod routes;
 pub mod settings;
 pub mod startup;
@@ -15,5 +16,5 @@ pub mod telemetry;
 pub mod wire;
 
 pub use roster_delivery::{DeliverySettings, Outbox};
-pub use settings::ServerSettings;
+pub use settings::{ProtectionSettings, ServerSettings};
 pub use startup::Application;

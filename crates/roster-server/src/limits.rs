@@ -1,8 +1,12 @@
 //! Rate limits kept in this process.
 
-use std::{net::IpAddr, num::NonZeroU32};
+use std::{net::IpAddr, num::NonZeroU32, time::Duration};
 
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::{
+    DefaultKeyedRateLimiter, Quota, RateLimiter,
+    clock::{Clock, DefaultClock},
+};
+use roster_domain::AppId;
 
 /// Submissions of hosted forms per client address and minute (bursts up to the same).
 pub struct FormLimiter {
@@ -28,5 +32,96 @@ impl FormLimiter {
             limiter.retain_recent();
         }
         limiter.check_key(&address).is_ok()
+    }
+}
+
+/// Requests per app: a token bucket per `app_id` (GCRA, lock-free per key), checked only
+/// once the keys are known good, so strangers cannot spend an app's budget. Keys are the
+/// apps of this server, so the map stays small.
+pub struct AppRateLimiter {
+    limiter: Option<DefaultKeyedRateLimiter<AppId>>,
+    clock: DefaultClock,
+}
+
+/// Why a request was refused: what the `RateLimit-*` and `Retry-After` headers say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimited {
+    /// The bucket's size (requests allowed back to back).
+    pub limit: u32,
+    /// Whole seconds until a request would be allowed again (at least 1).
+    pub retry_after_seconds: u64,
+}
+
+impl AppRateLimiter {
+    /// `rate` requests per second on average, `burst` back to back; a rate of 0 turns the
+    /// limit off, a burst of 0 means one second's worth.
+    pub fn new(rate: u32, burst: u32) -> Self {
+        let limiter = NonZeroU32::new(rate).map(|rate| {
+            let burst = NonZeroU32::new(burst).unwrap_or(rate);
+            RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst))
+        });
+        Self {
+            limiter,
+            clock: DefaultClock::default(),
+        }
+    }
+
+    /// Takes one request from the app's bucket, or says how long to wait.
+    pub fn check(&self, app: &AppId) -> Result<(), RateLimited> {
+        let Some(limiter) = &self.limiter else {
+            return Ok(());
+        };
+        limiter.check_key(app).map_err(|not_until| {
+            let wait = not_until.wait_time_from(self.clock.now());
+            RateLimited {
+                limit: not_until.quota().burst_size().get(),
+                retry_after_seconds: whole_seconds(wait),
+            }
+        })
+    }
+}
+
+/// Rounded up, and never 0: a client told "0" would retry at once.
+fn whole_seconds(wait: Duration) -> u64 {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    seconds.max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_is_allowed_then_refused_with_a_wait_of_at_least_a_second() {
+        let limiter = AppRateLimiter::new(1, 2);
+        let app = AppId::new("a");
+        assert!(limiter.check(&app).is_ok());
+        assert!(limiter.check(&app).is_ok());
+        let refused = limiter.check(&app).unwrap_err();
+        assert_eq!(refused.limit, 2);
+        assert_eq!(refused.retry_after_seconds, 1);
+    }
+
+    #[test]
+    fn apps_have_their_own_buckets() {
+        let limiter = AppRateLimiter::new(1, 1);
+        assert!(limiter.check(&AppId::new("a")).is_ok());
+        assert!(limiter.check(&AppId::new("a")).is_err());
+        assert!(limiter.check(&AppId::new("b")).is_ok());
+    }
+
+    #[test]
+    fn a_rate_of_zero_never_refuses() {
+        let limiter = AppRateLimiter::new(0, 0);
+        let app = AppId::new("a");
+        assert!((0..10_000).all(|_| limiter.check(&app).is_ok()));
+    }
+
+    #[test]
+    fn waits_round_up_to_whole_seconds() {
+        assert_eq!(whole_seconds(Duration::ZERO), 1);
+        assert_eq!(whole_seconds(Duration::from_millis(1)), 1);
+        assert_eq!(whole_seconds(Duration::from_millis(1001)), 2);
+        assert_eq!(whole_seconds(Duration::from_secs(3)), 3);
     }
 }

@@ -17,6 +17,45 @@ pub struct ServerSettings {
     pub delivery: DeliverySettings,
     /// Hosted form submissions per client address and minute (0: no limit).
     pub form_submissions_per_minute: u32,
+    /// Per-app rate limit, request timeout and concurrency bound.
+    pub protection: ProtectionSettings,
+}
+
+/// What keeps one client or one burst from taking the server down (README, "Protection").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProtectionSettings {
+    /// Requests per second each app may make, on average, once authenticated (0: no limit).
+    pub rate_per_second: u32,
+    /// Requests an app may make back to back after a quiet spell (the bucket's size).
+    pub rate_burst: u32,
+    /// Longest a request may take; then it is abandoned and answered 503 (zero: no limit).
+    pub request_timeout: Duration,
+    /// API requests handled at once; one more is answered 503 at once (0: no limit).
+    pub max_concurrent_requests: usize,
+}
+
+impl ProtectionSettings {
+    /// No rate limit, no concurrency bound, no timeout.
+    pub fn off() -> Self {
+        Self {
+            rate_per_second: 0,
+            rate_burst: 0,
+            request_timeout: Duration::ZERO,
+            max_concurrent_requests: 0,
+        }
+    }
+}
+
+impl Default for ProtectionSettings {
+    /// Far above what a studio's integration sends, bulk syncs included.
+    fn default() -> Self {
+        Self {
+            rate_per_second: 1000,
+            rate_burst: 2000,
+            request_timeout: Duration::from_secs(30),
+            max_concurrent_requests: 1024,
+        }
+    }
 }
 
 impl Default for ServerSettings {
@@ -28,6 +67,7 @@ impl Default for ServerSettings {
             shutdown_grace: Duration::from_secs(30),
             delivery: DeliverySettings::default(),
             form_submissions_per_minute: 10,
+            protection: ProtectionSettings::default(),
         }
     }
 }

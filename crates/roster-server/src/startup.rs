@@ -11,7 +11,13 @@ use tokio_util::sync::CancellationToken;
 
 use roster_delivery::Outbox;
 
-use crate::{ServerSettings, limits::FormLimiter, routes, state::AppState, telemetry};
+use crate::{
+    ServerSettings,
+    limits::{AppRateLimiter, FormLimiter},
+    routes,
+    state::AppState,
+    telemetry,
+};
 
 pub struct Application {
     listener: TcpListener,
@@ -32,6 +38,10 @@ impl Application {
             outbox: outbox.clone(),
             form_limiter: Arc::new(FormLimiter::per_minute(
                 settings.form_submissions_per_minute,
+            )),
+            rate_limiter: Arc::new(AppRateLimiter::new(
+                settings.protection.rate_per_second,
+                settings.protection.rate_burst,
             )),
         });
         Ok(Self {

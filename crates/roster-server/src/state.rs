@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use roster_delivery::Outbox;
 
-use crate::limits::FormLimiter;
+use crate::limits::{AppRateLimiter, FormLimiter};
 use roster_store::Store;
 
 use crate::ServerSettings;
@@ -14,4 +14,6 @@ pub struct AppState {
     pub settings: Arc<ServerSettings>,
     pub outbox: Outbox,
     pub form_limiter: Arc<FormLimiter>,
+    /// Requests per app (checked once the keys are known good).
+    pub rate_limiter: Arc<AppRateLimiter>,
 }

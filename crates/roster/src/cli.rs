@@ -119,6 +119,18 @@ pub struct ServeArgs {
     /// Hosted form submissions accepted per client address and minute (0: no limit).
     #[arg(long, env = "ROSTER_FORM_SUBMISSIONS_PER_MINUTE", value_name = "N")]
     pub form_submissions_per_minute: Option<u32>,
+    /// Requests per second each app may make on average (0: no limit).
+    #[arg(long, env = "ROSTER_RATE_LIMIT_PER_SECOND", value_name = "N")]
+    pub rate_limit_per_second: Option<u32>,
+    /// Requests an app may make back to back after a quiet spell.
+    #[arg(long, env = "ROSTER_RATE_LIMIT_BURST", value_name = "N")]
+    pub rate_limit_burst: Option<u32>,
+    /// Seconds a request may take before it is abandoned with a 503 (0: no limit).
+    #[arg(long, env = "ROSTER_REQUEST_TIMEOUT_SECONDS", value_name = "SECONDS")]
+    pub request_timeout_seconds: Option<u64>,
+    /// API requests handled at once; more are answered 503 at once (0: no limit).
+    #[arg(long, env = "ROSTER_MAX_CONCURRENT_REQUESTS", value_name = "N")]
+    pub max_concurrent_requests: Option<usize>,
     #[command(flatten)]
     pub messaging: MessagingArgs,
 }

@@ -14,7 +14,7 @@ use roster_domain::{
     },
 };
 use roster_server::DeliverySettings;
-use roster_server::ServerSettings;
+use roster_server::{ProtectionSettings, ServerSettings};
 use roster_store::{PgOptions, StoreOptions, Synchronous};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -88,6 +88,10 @@ layer! {
     delivery_lease_seconds: u64,
     delivery_poll_ms: u64,
     form_submissions_per_minute: u32,
+    rate_limit_per_second: u32,
+    rate_limit_burst: u32,
+    request_timeout_seconds: u64,
+    max_concurrent_requests: usize,
     timezone: String,
     quiet_hours_sms: String,
     quiet_hours_email: String,
@@ -136,6 +140,10 @@ impl Layer {
             sms_per_second: m.sms_per_second,
             email_per_second: m.email_per_second,
             form_submissions_per_minute: serve.form_submissions_per_minute,
+            rate_limit_per_second: serve.rate_limit_per_second,
+            rate_limit_burst: serve.rate_limit_burst,
+            request_timeout_seconds: serve.request_timeout_seconds,
+            max_concurrent_requests: serve.max_concurrent_requests,
         }
     }
 
@@ -182,6 +190,10 @@ pub struct Config {
     pub delivery_lease_seconds: u64,
     pub delivery_poll_ms: u64,
     pub form_submissions_per_minute: u32,
+    pub rate_limit_per_second: u32,
+    pub rate_limit_burst: u32,
+    pub request_timeout_seconds: u64,
+    pub max_concurrent_requests: usize,
 }
 
 impl Config {
@@ -196,6 +208,7 @@ impl Config {
     fn resolve(layer: Layer) -> Result<Config, ConfigError> {
         let invalid = |key, message: String| ConfigError::Invalid { key, message };
         let messaging = messaging_settings(&layer)?;
+        let defaults = ProtectionSettings::default();
         let listen = layer.listen.unwrap_or_else(|| "127.0.0.1:8080".into());
         Ok(Config {
             listen: listen.parse().map_err(|_| {
@@ -264,6 +277,19 @@ impl Config {
             },
             delivery_poll_ms: layer.delivery_poll_ms.unwrap_or(1000).max(10),
             form_submissions_per_minute: layer.form_submissions_per_minute.unwrap_or(10),
+            rate_limit_per_second: layer
+                .rate_limit_per_second
+                .unwrap_or(defaults.rate_per_second),
+            rate_limit_burst: match layer.rate_limit_burst.unwrap_or(defaults.rate_burst) {
+                0 => return Err(invalid("rate_limit_burst", "must be greater than 0".into())),
+                n => n,
+            },
+            request_timeout_seconds: layer
+                .request_timeout_seconds
+                .unwrap_or(defaults.request_timeout.as_secs()),
+            max_concurrent_requests: layer
+                .max_concurrent_requests
+                .unwrap_or(defaults.max_concurrent_requests),
         })
     }
 
@@ -284,6 +310,12 @@ impl Config {
                 public_url: self.public_url.clone(),
             },
             form_submissions_per_minute: self.form_submissions_per_minute,
+            protection: ProtectionSettings {
+                rate_per_second: self.rate_limit_per_second,
+                rate_burst: self.rate_limit_burst,
+                request_timeout: Duration::from_secs(self.request_timeout_seconds),
+                max_concurrent_requests: self.max_concurrent_requests,
+            },
         }
     }
 
@@ -412,6 +444,31 @@ mod tests {
     fn bad_values_name_their_key() {
         let err = Config::resolve(layer(Some("nowhere"), None)).unwrap_err();
         assert!(err.to_string().starts_with("listen:"), "{err}");
+    }
+
+    #[test]
+    fn protection_defaults_apply_and_reach_the_server_settings() {
+        let config = Config::resolve(Layer::default()).unwrap();
+        assert_eq!(
+            config.server_settings().protection,
+            ProtectionSettings::default()
+        );
+        let off = Layer {
+            rate_limit_per_second: Some(0),
+            request_timeout_seconds: Some(0),
+            max_concurrent_requests: Some(0),
+            ..Layer::default()
+        };
+        let protection = Config::resolve(off).unwrap().server_settings().protection;
+        assert_eq!(protection.rate_per_second, 0);
+        assert!(protection.request_timeout.is_zero());
+        assert_eq!(protection.max_concurrent_requests, 0);
+        let no_burst = Layer {
+            rate_limit_burst: Some(0),
+            ..Layer::default()
+        };
+        let err = Config::resolve(no_burst).unwrap_err();
+        assert!(err.to_string().starts_with("rate_limit_burst:"), "{err}");
     }
 
     #[test]

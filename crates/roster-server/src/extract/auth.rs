@@ -4,7 +4,8 @@ use roster_domain::{AppId, SecretHash};
 use crate::{error::ApiError, state::AppState};
 
 /// The app whose `X-API-KEY` / `X-SECRET-KEY` the request carries. Missing or wrong keys
-/// are a 401 (contract: a credential problem is never a 400, which integrators retry).
+/// are a 401 (contract: a credential problem is never a 400, which integrators retry);
+/// good keys of an app over its rate limit, a 429.
 pub struct Authenticated {
     pub app_id: AppId,
 }
@@ -26,6 +27,11 @@ impl Authenticated {
         if !app.secret_hash.matches(secret_key) {
             return Err(invalid());
         }
+        // Only now: a request with wrong keys must not spend the app's budget.
+        state
+            .rate_limiter
+            .check(&app.app_id)
+            .map_err(ApiError::TooManyRequests)?;
         Ok(Self { app_id: app.app_id })
     }
 }

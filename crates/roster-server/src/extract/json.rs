@@ -55,8 +55,10 @@ fn require_json_content_type(req: &Request) -> Result<(), ApiError> {
     }
 }
 
-/// Parses a JSON document into `T`, naming the field at fault.
+/// Parses a JSON document into `T`, naming the field at fault; first checks its shape
+/// (depth, string, array and object sizes: `protection::json`).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    crate::protection::json::check(bytes)?;
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
         let path = err.path().to_string();

@@ -57,10 +57,7 @@ pub async fn submit(
         return Ok(response);
     }
     let values: BTreeMap<String, String> =
-        serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
-            .map_err(|_| ApiError::bad_request("body", "the body must be form-encoded fields"))?
-            .into_iter()
-            .collect();
+        crate::protection::form::parse(&body)?.into_iter().collect();
     // A bot filled the field people never see: it is told "thank you", and nothing is kept.
     if values
         .get(HONEYPOT_FIELD)

@@ -1,5 +1,6 @@
 //! The router: every path of the contract, plus operations endpoints, behind the shared
-//! layers (request id, tracing, metrics, body limit, panic guard).
+//! layers (request id, tracing, metrics, body limit, panic guard); the API paths also
+//! behind the concurrency bound and the request timeout (`protection`).
 
 use axum::{
     Router,
@@ -14,6 +15,7 @@ use utoipa::IntoResponses;
 
 use crate::{
     error::{ApiError, ErrorBody},
+    protection,
     state::AppState,
     telemetry,
 };
@@ -47,6 +49,18 @@ pub enum ErrorResponses {
     /// Body not JSON.
     #[response(status = 415)]
     UnsupportedMediaType(ErrorBody),
+    /// The app's rate limit is spent: wait `Retry-After` seconds (also in `RateLimit-Reset`;
+    /// `RateLimit-Limit` is the burst, `RateLimit-Remaining` 0).
+    #[response(status = 429, headers(
+        ("Retry-After" = u64, description = "Seconds to wait, at least 1"),
+        ("RateLimit-Limit" = u32, description = "Requests allowed back to back"),
+        ("RateLimit-Remaining" = u32, description = "Always 0 on a 429"),
+        ("RateLimit-Reset" = u64, description = "Seconds until a request is allowed again")))]
+    TooManyRequests(ErrorBody),
+    /// Overloaded (every request slot taken), timed out, the database busy, or shutting
+    /// down: retry after `Retry-After` seconds.
+    #[response(status = 503, headers(("Retry-After" = u64, description = "Seconds to wait")))]
+    Unavailable(ErrorBody),
 }
 
 const V2: &str = "/v2/ExternalApi";
@@ -94,7 +108,9 @@ pub fn router(state: AppState) -> Router {
     let v1 = Router::new()
         .route("/getOptinCustomers", post(legacy::get_optin_customers))
         .route("/getOptoutCustomers", post(legacy::get_optout_customers));
-    Router::new()
+    // The concurrency bound and the timeout cover what clients send; the operations
+    // endpoints stay outside so probes and scrapes answer while the API is saturated.
+    let api = Router::new()
         .nest(V2, v2)
         .nest("/v1/ExternalApi", v1)
         .route(
@@ -109,7 +125,11 @@ pub fn router(state: AppState) -> Router {
             "/forms/{form_id}",
             get(form_page::show).post(form_page::submit),
         )
-        .route("/healthz", get(ops::healthz))
+        .route_layer(axum::middleware::from_fn_with_state(
+            protection::Guard::new(&state.settings.protection),
+            protection::guard,
+        ));
+    api.route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(ops::openapi_json))

@@ -113,8 +113,7 @@ async fn verified(
         .get("x-twilio-signature")
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| refuse("X-Twilio-Signature is missing"))?;
-    let params: Params = serde_urlencoded::from_bytes(body)
-        .map_err(|_| ApiError::bad_request("body", "the body must be form-encoded parameters"))?;
+    let params: Params = crate::protection::form::parse(body)?;
     let url = format!(
         "{}{}",
         public_base(state, headers),

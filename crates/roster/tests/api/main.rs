@@ -22,6 +22,7 @@ mod messaging;
 mod messaging_cluster;
 mod ops;
 mod outbox;
+mod protection;
 mod provider_faults;
 mod studio;
 mod support;
