@@ -17,6 +17,7 @@ mod events;
 mod fakes;
 mod identity;
 mod inbound;
+mod isolation;
 mod merge;
 mod messaging;
 mod messaging_cluster;
