@@ -1,199 +1,210 @@
-//! `roster-bench`: newContact and getCustomers throughput and latency, measured in one run
-//! on SQLite, on one PostgreSQL process and on two processes sharing one PostgreSQL
-//! database; with `--events`, also newEvent load and getCustomers with fulldata on a
-//! database holding those events. Run it with `bash bench/run.sh` (README, "Benchmarks").
+//! `roster-bench`: Roster's load harness. Preloads `--contacts` contacts into a fresh
+//! database through roster-store (cached between runs), then, for each endpoint (/healthz,
+//! newEvent, newContact, getCustomers), starts `roster serve` on a fresh copy and drives it
+//! with wrk at each concurrency level for `--duration` seconds. Prints requests/s, p50, p99
+//! and max latency, non-2xx counts, the server's peak RSS and each endpoint's throughput as
+//! a ratio of the /healthz ceiling; writes `bench/results/latest.{json,md}` and adds a dated
+//! section to `bench/RESULTS.md`. Run it with `bash bench/run.sh` (README, "Benchmarks").
 
-use std::{sync::Arc, time::Duration};
+use std::{path::PathBuf, time::Duration, time::Instant};
 
 use clap::Parser;
-use serde_json::json;
 
-mod load;
 mod nodes;
+mod preload;
 mod report;
+mod wrk;
 
-use load::{Run, drive};
-use nodes::{Keys, Node, PgDatabase, start};
+use nodes::start;
+use preload::Seed;
+use wrk::{Load, Measured};
+
+pub const ENDPOINTS: [&str; 4] = ["healthz", "newEvent", "newContact", "getCustomers"];
 
 #[derive(Debug, Parser)]
+#[command(about = "Roster's load harness (see README, \"Benchmarks\")")]
 pub struct Args {
-    /// Contacts created with newContact in each scenario.
-    #[arg(long, default_value_t = 20_000)]
-    contacts: usize,
-    /// getCustomers requests (limit 100) in each scenario.
-    #[arg(long, default_value_t = 10_000)]
-    reads: usize,
-    /// Concurrent clients.
-    #[arg(long, default_value_t = 32)]
-    concurrency: usize,
-    /// Upper bound on each contact phase, in seconds.
-    #[arg(long, default_value_t = 120)]
-    time_cap: u64,
-    /// newEvent requests in the events phase (0 skips it). The scale is
-    /// `--events 1000000 --event-contacts 100000`.
-    #[arg(long, default_value_t = 0)]
-    events: usize,
-    /// Distinct contacts the events belong to (each created by its first event).
-    #[arg(long, default_value_t = 10_000)]
-    event_contacts: usize,
-    /// Upper bound on the events phase, in seconds.
-    #[arg(long, default_value_t = 3600)]
-    events_time_cap: u64,
-    /// getCustomers requests with fulldata at limit 1000 after the events are loaded.
-    #[arg(long, default_value_t = 20)]
-    fulldata_reads: usize,
-    /// PostgreSQL server to create the benchmark databases on.
+    /// Contacts in the preloaded database (user ids u0..u<n-1>).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub contacts: usize,
+    /// Seconds of load per endpoint and concurrency level.
+    #[arg(long, default_value_t = 10)]
+    pub duration: u64,
+    /// Concurrency levels: wrk's open connections, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "16,64,256")]
+    pub concurrency: Vec<usize>,
+    /// Endpoints to measure, comma-separated: healthz,newEvent,newContact,getCustomers.
     #[arg(
         long,
-        env = "BENCH_DATABASE_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/test"
+        value_delimiter = ',',
+        default_value = "healthz,newEvent,newContact,getCustomers"
     )]
-    postgres: String,
-    /// Skip the PostgreSQL scenarios.
+    pub endpoints: Vec<String>,
+    /// wrk threads (`-t`); the generator shares the machine with the server.
+    #[arg(long, default_value_t = 2)]
+    pub wrk_threads: usize,
+    /// Concurrent writers while preloading.
+    #[arg(long, default_value_t = 64)]
+    pub preload_concurrency: usize,
+    /// Also measure PostgreSQL: a server URL such as postgres://postgres@127.0.0.1:5432/test
+    /// (databases roster_bench_* are created and dropped on it).
     #[arg(long)]
-    sqlite_only: bool,
-    /// Where the Markdown report goes.
-    #[arg(long, default_value = "bench/last-run.md")]
-    out: String,
+    pub postgres: Option<String>,
+    /// Where preloaded databases are cached between runs.
+    #[arg(long, default_value = "target/bench-cache")]
+    pub cache: PathBuf,
+    /// Don't add a section to bench/RESULTS.md (for trial runs); latest.* are still written.
+    #[arg(long)]
+    pub no_record: bool,
+    #[arg(long, default_value = "bench/RESULTS.md")]
+    pub results: PathBuf,
+    /// Where the raw figures of the last run go (latest.json, latest.md).
+    #[arg(long, default_value = "bench/results")]
+    pub raw_dir: PathBuf,
 }
 
-pub struct Scenario {
-    name: &'static str,
-    write: Run,
-    read: Run,
-    /// With `--events`: newEvent, then getCustomers with fulldata at limit 1000.
-    events: Option<(Run, Run)>,
+/// One measured endpoint at one concurrency level.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub backend: &'static str,
+    pub endpoint: String,
+    pub concurrency: usize,
+    pub measured: Measured,
+    /// The server's peak RSS during this level (or since start if it could not be reset).
+    pub peak_rss_kib: Option<u64>,
+    /// req/s divided by /healthz's req/s at the same concurrency on the same backend.
+    pub ratio: Option<f64>,
 }
+
+/// What the report says about the run besides the rows.
+pub struct RunInfo {
+    pub seeds: Vec<(&'static str, Seed)>,
+    pub rss_per_level: bool,
+    pub seconds: f64,
+    pub command: String,
+}
+
+/// Area codes of newContact's phone numbers, one per level on the same database.
+const AREAS: [u32; 8] = [212, 646, 718, 917, 312, 617, 213, 305];
 
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut scenarios = Vec::new();
-
-    let sqlite_url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let node = start(&sqlite_url, dir.path()).await;
-    scenarios.push(measure("SQLite, 1 process", &[node], &args).await);
-    report::write(&scenarios, &args);
-
-    if !args.sqlite_only {
-        let db = PgDatabase::create(&args.postgres, "roster_bench_one")
-            .await
-            .expect("PostgreSQL reachable (or pass --sqlite-only)");
-        let node = start(&db.url, dir.path()).await;
-        scenarios.push(measure("PostgreSQL, 1 process", &[node], &args).await);
-        db.drop_now().await;
-        report::write(&scenarios, &args);
-
-        let db = PgDatabase::create(&args.postgres, "roster_bench_two")
-            .await
-            .expect("PostgreSQL reachable");
-        let first = start(&db.url, dir.path()).await;
-        let second = start(&db.url, dir.path()).await;
-        scenarios.push(measure("PostgreSQL, 2 processes", &[first, second], &args).await);
-        db.drop_now().await;
-    }
-
-    print!("{}", report::write(&scenarios, &args));
-    eprintln!("report written to {}", args.out);
-}
-
-async fn measure(name: &'static str, nodes: &[Node], args: &Args) -> Scenario {
-    let keys = nodes[0].keys();
-    let bases: Vec<String> = nodes.iter().map(|n| n.base.clone()).collect();
-    let cap = Duration::from_secs(args.time_cap);
-    let app_id = keys.app_id.clone();
-    eprintln!("{name}: newContact x {}", args.contacts);
-    let write = drive(
-        &bases,
-        &keys,
-        "newContact",
-        args.contacts,
-        args.concurrency,
-        cap,
-        {
-            let app_id = app_id.clone();
-            Arc::new(move |i| {
-                json!({"app_id": app_id, "first_name": format!("N{i}"), "last_name": "Bench",
-                   "email": format!("n{i}@bench.example"), "user_id": format!("b{i}"),
-                   "phone": format!("+1415{}{:06}", 2 + (i / 1_000_000) % 8, i % 1_000_000),
-                   "tags": "bench", "plan": "gold"})
-            })
-        },
-    )
-    .await;
-    eprintln!("{name}: getCustomers x {}", args.reads);
-    let contacts = write.requests.max(1);
-    let read = drive(
-        &bases,
-        &keys,
-        "getCustomers",
-        args.reads,
-        args.concurrency,
-        cap,
-        {
-            Arc::new(
-                move |i| json!({"app_id": app_id, "limit": 100, "offset": (i * 7919) % contacts}),
-            )
-        },
-    )
-    .await;
-    // Events once per backend: the two-process scenario shares the PostgreSQL database kind.
-    let events = if args.events > 0 && nodes.len() == 1 {
-        Some(measure_events(name, &bases, &keys, args).await)
-    } else {
-        None
-    };
-    let mut runs = vec![("newContact", &write), ("getCustomers", &read)];
-    if let Some((load, full)) = &events {
-        runs.extend([("newEvent", load), ("getCustomers fulldata", full)]);
-    }
-    for (endpoint, run) in runs {
-        if run.errors > 0 {
-            eprintln!(
-                "WARNING {name}: {} of {} {endpoint} requests failed",
-                run.errors, run.requests
-            );
+    let started = Instant::now();
+    for endpoint in &args.endpoints {
+        if !ENDPOINTS.contains(&endpoint.as_str()) {
+            eprintln!("unknown endpoint {endpoint:?}: use {}", ENDPOINTS.join(","));
+            std::process::exit(2);
         }
     }
-    Scenario {
-        name,
-        write,
-        read,
-        events,
+    assert!(
+        args.contacts >= 1 && args.contacts <= 8_000_000,
+        "--contacts 1..=8000000"
+    );
+    let Some(wrk_version) = wrk::version() else {
+        eprintln!(
+            "wrk is not installed: run `bash bench/run.sh`, which installs it (apt-get install wrk)"
+        );
+        std::process::exit(2);
+    };
+    let machine = report::Machine::read(wrk_version).await;
+    std::fs::create_dir_all(&args.cache).expect("create cache dir");
+    let run_dir = tempfile::Builder::new()
+        .prefix("run-")
+        .tempdir_in(&args.cache)
+        .expect("run dir");
+
+    let mut backends: Vec<(&'static str, Option<&str>)> = vec![("SQLite", None)];
+    if let Some(url) = args.postgres.as_deref() {
+        backends.push(("PostgreSQL", Some(url)));
+    }
+    let mut rows: Vec<Row> = Vec::new();
+    let mut seeds = Vec::new();
+    let mut rss_per_level = true;
+    for (backend, pg) in backends {
+        let seed = match pg {
+            None => preload::sqlite(&args.cache, args.contacts, args.preload_concurrency).await,
+            Some(server) => {
+                preload::postgres(&args.cache, server, args.contacts, args.preload_concurrency)
+                    .await
+            }
+        };
+        for endpoint in &args.endpoints {
+            let name = format!("roster_bench_run_{}", endpoint.to_lowercase());
+            let url = match pg {
+                None => preload::sqlite_copy(&seed, run_dir.path(), &name),
+                Some(server) => preload::postgres_copy(&seed, server, &name).await,
+            };
+            let mut node = start(&url, run_dir.path()).await;
+            eprintln!(
+                "{backend} {endpoint}: server pid {} at {}",
+                node.pid, node.base
+            );
+            for (level, &connections) in args.concurrency.iter().enumerate() {
+                rss_per_level &= node.reset_peak();
+                let measured = wrk::run(&Load {
+                    base: &node.base,
+                    endpoint,
+                    keys: &seed.keys,
+                    contacts: seed.contacts,
+                    connections,
+                    threads: args.wrk_threads,
+                    duration: Duration::from_secs(args.duration),
+                    tag: format!("c{connections}l{level}"),
+                    area: AREAS[level % AREAS.len()],
+                })
+                .await;
+                let row = Row {
+                    backend,
+                    endpoint: endpoint.clone(),
+                    concurrency: connections,
+                    measured,
+                    peak_rss_kib: node.peak_rss_kib(),
+                    ratio: None,
+                };
+                eprintln!("{}", report::progress_line(&row));
+                rows.push(row);
+                if !node.alive() {
+                    eprintln!(
+                        "\n!!! {backend}: roster serve died during {endpoint} at {connections} connections !!!\n"
+                    );
+                    break;
+                }
+            }
+            node.stop().await;
+            match pg {
+                None => {
+                    let _ = std::fs::remove_file(run_dir.path().join(format!("{name}.db")));
+                }
+                Some(server) => preload::postgres_drop(server, &name).await,
+            }
+        }
+        seeds.push((backend, seed));
+    }
+    report::ratios(&mut rows);
+    let info = RunInfo {
+        seeds,
+        rss_per_level,
+        seconds: started.elapsed().as_secs_f64(),
+        command: command_line(),
+    };
+    let failures = report::finish(&rows, &info, &machine, &args);
+    if failures > 0 {
+        eprintln!("\n{}", "!".repeat(72));
+        eprintln!(
+            "!!! {failures} REQUESTS FAILED (non-2xx or socket errors): these figures are not a clean run !!!"
+        );
+        eprintln!("{}\n", "!".repeat(72));
+        std::process::exit(1);
     }
 }
 
-/// Loads `--events` events spread over `--event-contacts` contacts through newEvent, then
-/// reads pages of 1000 contacts with fulldata (visits, purchases, memberships).
-async fn measure_events(name: &str, bases: &[String], keys: &Keys, args: &Args) -> (Run, Run) {
-    eprintln!(
-        "{name}: newEvent x {} over {} contacts",
-        args.events, args.event_contacts
-    );
-    let (app_id, contacts) = (keys.app_id.clone(), args.event_contacts.max(1));
-    let cap = Duration::from_secs(args.events_time_cap);
-    let load = drive(bases, keys, "newEvent", args.events, args.concurrency, cap, {
-        let app_id = app_id.clone();
-        Arc::new(move |i| {
-            let day = 1 + (i / contacts) % 28;
-            json!({"app_id": app_id, "user_id": format!("ev{}", i % contacts), "id": format!("event-{i}"),
-                   "event_type": if i % 5 == 0 { "purchase" } else { "visit" }, "event_name": "Spin",
-                   "event_date": format!("2025-02-{day:02}"), "event_time": "6:30 PM",
-                   "is_visit": i % 5 != 0, "is_purchase": i % 5 == 0, "location": "Downtown",
-                   "event_data": {"staff": "Kim", "room": i % 7}})
-        })
-    })
-    .await;
-    eprintln!(
-        "{name}: getCustomers fulldata limit 1000 x {}",
-        args.fulldata_reads
-    );
-    let pages = (contacts / 1000).max(1);
-    let cap = Duration::from_secs(args.time_cap);
-    let full = drive(bases, keys, "getCustomers", args.fulldata_reads, 2, cap, {
-        Arc::new(move |i| json!({"app_id": app_id, "fulldata": true, "limit": 1000, "offset": (i % pages) * 1000}))
-    })
-    .await;
-    (load, full)
+/// How this run was started, as a user would type it.
+fn command_line() -> String {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.is_empty() {
+        "bash bench/run.sh".into()
+    } else {
+        format!("bash bench/run.sh {}", args.join(" "))
+    }
 }

@@ -1,14 +1,13 @@
-//! Real `roster serve` processes for the benchmark, and the databases they run on.
+//! A real `roster serve` process for the benchmark, and its memory figures.
 
 use std::{path::PathBuf, process::Stdio, time::Duration};
 
-use sqlx::{Connection, PgConnection};
 use tokio::{
     io::{AsyncBufReadExt, BufReader},
     process::{Child, Command},
 };
 
-/// The credentials `roster serve` prints on first start.
+/// The credentials of the preloaded app.
 #[derive(Clone, Debug)]
 pub struct Keys {
     pub app_id: String,
@@ -18,8 +17,8 @@ pub struct Keys {
 
 pub struct Node {
     pub base: String,
-    pub printed: String,
-    _child: Child,
+    pub pid: u32,
+    child: Child,
 }
 
 /// The `roster` binary built next to this one (`cargo build --release` builds both).
@@ -28,6 +27,8 @@ pub fn roster_binary() -> PathBuf {
     me.with_file_name("roster")
 }
 
+/// Starts `roster serve` on `database_url` with its defaults (SQLite: synchronous=FULL), but
+/// no rate limit.
 pub async fn start(database_url: &str, dir: &std::path::Path) -> Node {
     let mut child = Command::new(roster_binary())
         .args([
@@ -38,15 +39,19 @@ pub async fn start(database_url: &str, dir: &std::path::Path) -> Node {
             database_url,
         ])
         .env("ROSTER_LOG", "warn")
+        // The per-app rate limit (README, "Protection") would measure itself, not Roster.
+        // Everything else stays at its default.
+        .env("ROSTER_RATE_LIMIT_PER_SECOND", "0")
         .current_dir(dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .kill_on_drop(true)
         .spawn()
         .expect("start roster serve (build it with cargo build --release)");
+    let pid = child.id().expect("server pid");
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
     let mut printed = String::new();
-    let base = tokio::time::timeout(Duration::from_secs(60), async {
+    let base = tokio::time::timeout(Duration::from_secs(120), async {
         while let Some(line) = lines.next_line().await.expect("read stdout") {
             printed.push_str(&line);
             printed.push('\n');
@@ -58,61 +63,33 @@ pub async fn start(database_url: &str, dir: &std::path::Path) -> Node {
     })
     .await
     .expect("roster serve starts");
-    Node {
-        base,
-        printed,
-        _child: child,
-    }
+    // Keep draining stdout so that the server never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Node { base, pid, child }
 }
 
 impl Node {
-    pub fn keys(&self) -> Keys {
-        let value = |key: &str| {
-            self.printed
-                .lines()
-                .find_map(|l| l.strip_prefix(&format!("{key}:")))
-                .map(|v| v.trim().to_string())
-                .unwrap_or_else(|| panic!("{key} not printed"))
-        };
-        Keys {
-            app_id: value("app_id"),
-            api_key: value("api_key"),
-            secret_key: value("secret_key"),
-        }
-    }
-}
-
-/// A PostgreSQL database created for one scenario and dropped after it.
-pub struct PgDatabase {
-    server: String,
-    pub name: String,
-    pub url: String,
-}
-
-impl PgDatabase {
-    pub async fn create(server: &str, name: &str) -> Result<PgDatabase, sqlx::Error> {
-        let mut admin = PgConnection::connect(server).await?;
-        let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-        sqlx::query(sqlx::AssertSqlSafe(drop))
-            .execute(&mut admin)
-            .await?;
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut admin)
-            .await?;
-        let root = server.rsplit_once('/').map_or(server, |(root, _)| root);
-        Ok(PgDatabase {
-            server: server.to_string(),
-            name: name.to_string(),
-            url: format!("{root}/{name}"),
-        })
+    /// Peak resident memory since start or since the last [`Node::reset_peak`], in KiB.
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
     }
 
-    pub async fn drop_now(self) {
-        if let Ok(mut admin) = PgConnection::connect(&self.server).await {
-            let drop = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-            let _ = sqlx::query(sqlx::AssertSqlSafe(drop))
-                .execute(&mut admin)
-                .await;
-        }
+    /// Resets the peak (writing 5 to clear_refs); false if the kernel refused.
+    pub fn reset_peak(&self) -> bool {
+        std::fs::write(format!("/proc/{}/clear_refs", self.pid), "5").is_ok()
+    }
+
+    /// Whether the process is still running.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    pub async fn stop(mut self) {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
     }
 }
