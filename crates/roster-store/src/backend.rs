@@ -1,8 +1,9 @@
 //! [`SqlStore`]: the [`Store`] implementation, written once over a [`Pools`] backend.
 
-use std::ops::DerefMut;
+use std::{ops::DerefMut, sync::Arc};
 
 use async_trait::async_trait;
+use futures::future::BoxFuture;
 use roster_domain::{
     ApiKey, AppCredentials, AppId, Class, Contact, ContactFilter, ContactId, ContactIdentity, Date,
     Event, EventTypeSummary, Location, NewClass, NewContact, NewEvent, NewLocation, NewMembership,
@@ -22,7 +23,9 @@ use crate::{
     apps, campaigns,
     conn::Conn,
     contacts::{reads, writes},
-    engagement, events, memberships,
+    engagement, events,
+    group_commit::{GroupCommit, Mergeable},
+    memberships,
     messaging::{consent, inbound, outbox, settings},
     related, studio,
 };
@@ -38,15 +41,41 @@ pub trait Pools: Send + Sync + 'static {
     /// Begins a write transaction (SQLite: `BEGIN IMMEDIATE`, so writers queue, not fail).
     async fn begin_write(&self) -> StoreResult<Self::Write>;
     async fn commit(&self, tx: Self::Write) -> StoreResult<()>;
+
+    /// Whether concurrent hot-path writes should share transactions ([`GroupCommit`]):
+    /// worth it where a commit costs far more than its rows (SQLite's single fsync'd
+    /// writer). PostgreSQL already shares WAL flushes between concurrent commits, and a
+    /// long shared transaction would hold its row locks against other nodes.
+    const GROUP_COMMIT: bool;
 }
 
 pub struct SqlStore<P: Pools> {
-    pools: P,
+    pools: Arc<P>,
+    group: Option<GroupCommit<P::Conn>>,
 }
 
 impl<P: Pools> SqlStore<P> {
+    /// Must be called inside a Tokio runtime: it may start the group-commit writer.
     pub fn new(pools: P) -> Self {
-        Self { pools }
+        let pools = Arc::new(pools);
+        let group = P::GROUP_COMMIT.then(|| GroupCommit::start(pools.clone()));
+        Self { pools, group }
+    }
+
+    /// One write transaction running `work`: shared with concurrent writes where the
+    /// backend groups commits, else its own. Either way `Ok` means committed.
+    async fn write<T, F>(&self, mergeable: Option<Mergeable>, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: for<'c> Fn(&'c mut P::Conn) -> BoxFuture<'c, StoreResult<T>> + Send + Sync + 'static,
+    {
+        if let Some(group) = &self.group {
+            return group.write(mergeable, work).await;
+        }
+        let mut tx = self.pools.begin_write().await?;
+        let value = work(&mut *tx).await?;
+        self.pools.commit(tx).await?;
+        Ok(value)
     }
 
     pub fn pools(&self) -> &P {
@@ -107,10 +136,12 @@ impl<P: Pools> Store for SqlStore<P> {
     }
 
     async fn upsert_contact(&self, app: &AppId, request: &NewContact) -> StoreResult<ContactId> {
-        let mut tx = self.pools.begin_write().await?;
-        let id = writes::upsert(&mut *tx, app, request).await?;
-        self.pools.commit(tx).await?;
-        Ok(id)
+        let input = Arc::new((app.clone(), request.clone()));
+        self.write(None, move |conn| {
+            let input = input.clone();
+            Box::pin(async move { writes::upsert(conn, &input.0, &input.1).await })
+        })
+        .await
     }
 
     async fn find_contacts(
@@ -176,9 +207,12 @@ impl<P: Pools> Store for SqlStore<P> {
     }
 
     async fn record_event(&self, app: &AppId, event: &NewEvent) -> StoreResult<()> {
-        let mut tx = self.pools.begin_write().await?;
-        events::record(&mut *tx, app, event).await?;
-        self.pools.commit(tx).await
+        let input = Arc::new((app.clone(), event.clone()));
+        self.write(Some(Mergeable::Event(input.clone())), move |conn| {
+            let input = input.clone();
+            Box::pin(async move { events::record(conn, &input.0, &input.1).await })
+        })
+        .await
     }
 
     async fn customer_events(

@@ -1,6 +1,6 @@
 //! newEvent, getCustomerEvents and getAttributeEvents.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use roster_domain::{
     AppId, Contact, ContactId, ContactIdentity, Date, Event, EventTime, EventTypeSummary, NewEvent,
@@ -8,9 +8,12 @@ use roster_domain::{
 };
 use serde_json::Value;
 
+mod batch;
+pub use batch::record_all;
+
 use crate::{
     StoreError, StoreResult,
-    conn::{Conn, Filtered, args, page_args},
+    conn::{Arg, Conn, Filtered, args, page_args},
     contacts::{
         identity::{self, Purpose},
         writes::{ensure_user_id_free, insert_row, update_row},
@@ -149,6 +152,7 @@ async fn upsert_row<C: Conn + ?Sized>(
     event: &NewEvent,
     now: Timestamp,
 ) -> StoreResult<()> {
+    let values = upsert_values(app, new_object_id(now.datetime()), contact_pk, event, now);
     conn.execute(
         "INSERT INTO events (app_id, public_id, id, contact_pk, event_type, event_name, event_date,
             event_time, event_clock, is_visit, is_purchase, location, event_data, created_date, updated_date)
@@ -159,25 +163,40 @@ async fn upsert_row<C: Conn + ?Sized>(
             event_clock = excluded.event_clock, is_visit = excluded.is_visit,
             is_purchase = excluded.is_purchase, location = excluded.location,
             event_data = excluded.event_data, updated_date = excluded.updated_date",
-        args![
-            app.as_str(),
-            new_object_id(now.datetime()),
-            event.id.as_str(),
-            contact_pk,
-            event.event_type.as_str(),
-            event.event_name.clone(),
-            event.date.to_string(),
-            event.time.as_ref().map(|t| t.as_sent().to_string()),
-            event.time.as_ref().map_or_else(|| "00:00:00".to_string(), EventTime::hhmmss),
-            event.is_visit,
-            event.is_purchase,
-            event.location.clone(),
-            event.data.as_ref().map(Value::to_string),
-            now.to_rfc3339(),
-        ],
+        values,
     )
     .await?;
     Ok(())
+}
+
+/// The 14 values of an events row, in the column order of the INSERT statements
+/// (`created_date` doubles as `updated_date`).
+fn upsert_values(
+    app: &AppId,
+    public_id: String,
+    contact_pk: i64,
+    event: &NewEvent,
+    now: Timestamp,
+) -> Vec<Arg> {
+    args![
+        app.as_str(),
+        public_id,
+        event.id.as_str(),
+        contact_pk,
+        event.event_type.as_str(),
+        event.event_name.clone(),
+        event.date.to_string(),
+        event.time.as_ref().map(|t| t.as_sent().to_string()),
+        event
+            .time
+            .as_ref()
+            .map_or_else(|| "00:00:00".to_string(), EventTime::hhmmss),
+        event.is_visit,
+        event.is_purchase,
+        event.location.clone(),
+        event.data.as_ref().map(Value::to_string),
+        now.to_rfc3339(),
+    ]
 }
 
 /// Sets the contact's last visit (and last location) from its latest visit events.
@@ -186,37 +205,64 @@ async fn refresh_last_visit<C: Conn + ?Sized>(
     mut stored: StoredContact,
     now: Timestamp,
 ) -> StoreResult<()> {
-    let latest: Option<(String, Option<String>)> = conn
-        .fetch_optional(
-            "SELECT event_date, event_time FROM events WHERE contact_pk = $1 AND is_visit
-             ORDER BY event_date DESC, event_clock DESC LIMIT 1",
-            args![stored.pk],
-        )
+    let latest = latest_visits(conn, &[stored.pk])
+        .await?
+        .remove(&stored.pk)
+        .unwrap_or_default();
+    stored.contact.last_visit = latest.last_visit;
+    if let Some(location) = latest.last_location {
+        stored.contact.last_location = Some(location);
+    }
+    stored.contact.updated_date = now;
+    update_row(conn, stored.pk, &stored.contact).await
+}
+
+/// A contact's latest visit, and the location of its latest visit that has one.
+#[derive(Debug, Default)]
+struct LatestVisits {
+    last_visit: Option<Timestamp>,
+    last_location: Option<String>,
+}
+
+/// [`LatestVisits`] of each contact (those without visits are absent), in one query.
+async fn latest_visits<C: Conn + ?Sized>(
+    conn: &mut C,
+    contact_pks: &[i64],
+) -> StoreResult<HashMap<i64, LatestVisits>> {
+    let listed = (1..=contact_pks.len())
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT contact_pk, event_date, event_time, location, newest, newest_located FROM (
+            SELECT contact_pk, event_date, event_time, location,
+                ROW_NUMBER() OVER (PARTITION BY contact_pk
+                    ORDER BY event_date DESC, event_clock DESC) AS newest,
+                ROW_NUMBER() OVER (PARTITION BY contact_pk, location IS NULL
+                    ORDER BY event_date DESC, event_clock DESC) AS newest_located
+            FROM events WHERE contact_pk IN ({listed}) AND is_visit) AS ranked
+         WHERE newest = 1 OR (newest_located = 1 AND location IS NOT NULL)"
+    );
+    let rows: Vec<(i64, String, Option<String>, Option<String>, i64, i64)> = conn
+        .fetch_all(sql, contact_pks.iter().map(|pk| Arg::from(*pk)).collect())
         .await?;
-    let located: Option<(Option<String>,)> = conn
-        .fetch_optional(
-            "SELECT location FROM events WHERE contact_pk = $1 AND is_visit AND location IS NOT NULL
-             ORDER BY event_date DESC, event_clock DESC LIMIT 1",
-            args![stored.pk],
-        )
-        .await?;
-    let corrupt = || StoreError::Corrupt(format!("visit dates of contact {}", stored.contact.id));
-    stored.contact.last_visit = match latest {
-        Some((date, time)) => {
+    let mut latest: HashMap<i64, LatestVisits> = HashMap::new();
+    for (pk, date, time, location, newest, newest_located) in rows {
+        let visits = latest.entry(pk).or_default();
+        if newest == 1 {
+            let corrupt = || StoreError::Corrupt(format!("visit dates of contact pk {pk}"));
             let date = Date::parse("", &date).map_err(|_| corrupt())?;
             let time = time
                 .map(|t| EventTime::parse("", &t))
                 .transpose()
                 .map_err(|_| corrupt())?;
-            Some(event_instant(date, time.as_ref()))
+            visits.last_visit = Some(event_instant(date, time.as_ref()));
         }
-        None => None,
-    };
-    if let Some((Some(location),)) = located {
-        stored.contact.last_location = Some(location);
+        if newest_located == 1 && location.is_some() {
+            visits.last_location = location;
+        }
     }
-    stored.contact.updated_date = now;
-    update_row(conn, stored.pk, &stored.contact).await
+    Ok(latest)
 }
 
 /// getCustomerEvents filters.

@@ -32,6 +32,7 @@ mod backend;
 pub mod campaigns;
 mod conn;
 mod contacts;
+pub mod group_commit;
 pub mod copy;
 pub mod engagement;
 pub mod events;

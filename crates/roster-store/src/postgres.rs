@@ -80,4 +80,6 @@ impl Pools for PgPools {
     async fn commit(&self, tx: Self::Write) -> StoreResult<()> {
         Ok(tx.commit().await?)
     }
+
+    const GROUP_COMMIT: bool = false;
 }

@@ -112,4 +112,6 @@ impl Pools for SqlitePools {
     async fn commit(&self, tx: Self::Write) -> StoreResult<()> {
         Ok(tx.commit().await?)
     }
+
+    const GROUP_COMMIT: bool = true;
 }

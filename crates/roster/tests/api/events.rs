@@ -550,3 +550,69 @@ async fn removing_a_contact_removes_its_events() {
     assert!(events_of(&app, json!({"user_id": "u1"})).await.is_empty());
     assert_eq!(app.members("getAttributeEvents", json!({})).await.len(), 0);
 }
+
+/// Concurrent events share commits (group commit on SQLite); each is answered for itself:
+/// a bad one in the same batch is refused alone, and every acknowledged event is stored
+/// with its contact's last visit computed over the whole batch.
+#[tokio::test]
+async fn concurrent_events_are_each_answered_for_themselves() {
+    let app = TestApp::spawn().await;
+    const USERS: usize = 40;
+    const PER_USER: usize = 10;
+    let mut sends = Vec::new();
+    for n in 0..USERS * PER_USER {
+        let (user, day) = (n % USERS, n / USERS + 1);
+        let body = event(
+            &format!("e{n}"),
+            json!({"user_id": format!("u{user}"), "event_date": format!("2025-04-{day:02}"),
+                   "is_visit": true, "location": format!("room-{day}"),
+                   "event_data": {"coach": "Kim", "n": n}}),
+        );
+        sends.push(body);
+        if n % 20 == 0 {
+            // A contact `_id` that does not exist: a 400 for this event only.
+            sends.push(event(
+                &format!("bad{n}"),
+                json!({"_id": "000000000000000000000000"}),
+            ));
+        }
+    }
+    let answers =
+        futures::future::join_all(sends.iter().map(|body| app.post("newEvent", body.clone())))
+            .await;
+
+    for (body, (status, reply)) in sends.iter().zip(&answers) {
+        let bad = body["id"].as_str().unwrap().starts_with("bad");
+        let expected = if bad {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::OK
+        };
+        assert_eq!(*status, expected, "{body}: {reply}");
+    }
+    for user in 0..USERS {
+        let events = events_of(&app, json!({"user_id": format!("u{user}"), "limit": 100})).await;
+        assert_eq!(events.len(), PER_USER, "u{user}: {events:?}");
+    }
+    let customers = app.customers(json!({"limit": 100, "fulldata": true})).await;
+    assert_eq!(
+        customers.len(),
+        USERS,
+        "one contact per user_id, created once"
+    );
+    for c in &customers {
+        assert_eq!(
+            c["last_visit_date"],
+            format!("2025-04-{PER_USER:02}T00:00:00.000Z"),
+            "{c}"
+        );
+        assert_eq!(c["last_location"], format!("room-{PER_USER}"), "{c}");
+    }
+    let (_, none) = app
+        .post(
+            "getCustomerEvents",
+            json!({"user_id": "u0", "event_type": "nothing"}),
+        )
+        .await;
+    assert_eq!(none["members"], json!([]));
+}

@@ -1,0 +1,191 @@
+//! Group commit: concurrent writes share one transaction, so one fsync'd commit answers
+//! many requests. SQLite has one writer and `synchronous=FULL` makes every commit wait for
+//! the disk; on this path a commit costs far more than the rows it writes.
+//!
+//! Callers queue a write and wait. A single writer task takes everything queued (up to
+//! [`MAX_BATCH`]), runs the writes one after another in one transaction and commits; only
+//! then is each caller answered, so a success still means "on disk".
+//!
+//! One failing write must not fail the others. The batch first runs without savepoints
+//! (the common case: nothing fails). If a write fails, the transaction is rolled back and
+//! the same writes run again, each inside its own savepoint: the failing one is rolled back
+//! to its savepoint and answered with its error; the rest commit. Writes are therefore
+//! closures that can run more than once; they read their input from shared data.
+//!
+//! Some writes can also be merged with their neighbours into set-based statements (see
+//! [`Mergeable`]); the fast path does that, the savepoint path never does.
+
+use std::{any::Any, sync::Arc};
+
+use futures::future::BoxFuture;
+use roster_domain::{AppId, NewEvent};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{StoreError, StoreResult, backend::Pools, conn::Conn, events};
+
+/// Writes sharing one commit at most. Bounds how long the first of them waits.
+pub const MAX_BATCH: usize = 512;
+/// Writes waiting for the writer at most; further callers wait to queue (backpressure).
+const QUEUE: usize = 4096;
+
+type Answer = Box<dyn Any + Send>;
+type Work<C> = Box<dyn for<'c> Fn(&'c mut C) -> BoxFuture<'c, StoreResult<Answer>> + Send + Sync>;
+
+struct Job<C> {
+    work: Work<C>,
+    mergeable: Option<Mergeable>,
+    done: oneshot::Sender<StoreResult<Answer>>,
+}
+
+/// A write that neighbouring writes of its kind can share statements with. Its `work`
+/// must do the same as the merged form.
+pub enum Mergeable {
+    /// newEvent: merged by [`events::record_all`]; answers `()`.
+    Event(Arc<(AppId, NewEvent)>),
+}
+
+/// The queue in front of the writer task. The task stops when the last handle is dropped.
+pub struct GroupCommit<C> {
+    queue: mpsc::Sender<Job<C>>,
+}
+
+impl<C: Conn> GroupCommit<C> {
+    /// Spawns the writer task on the current Tokio runtime.
+    pub fn start<P: Pools<Conn = C>>(pools: Arc<P>) -> Self {
+        let (queue, jobs) = mpsc::channel(QUEUE);
+        tokio::spawn(write_batches(pools, jobs));
+        Self { queue }
+    }
+
+    /// Runs `work` in the next shared transaction and answers once that has committed.
+    /// `work` may run twice (see the module doc), so it must not have effects outside the
+    /// connection it is given.
+    pub async fn write<T, F>(&self, mergeable: Option<Mergeable>, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: for<'c> Fn(&'c mut C) -> BoxFuture<'c, StoreResult<T>> + Send + Sync + 'static,
+    {
+        let (done, answer) = oneshot::channel();
+        let work = erase(work);
+        let stopped = || StoreError::Busy("the database writer has stopped".into());
+        self.queue
+            .send(Job {
+                work,
+                mergeable,
+                done,
+            })
+            .await
+            .map_err(|_| stopped())?;
+        let value = answer.await.map_err(|_| stopped())??;
+        value
+            .downcast::<T>()
+            .map(|value| *value)
+            .map_err(|_| StoreError::Corrupt("group commit answered with another type".into()))
+    }
+}
+
+fn erase<C, T, F>(work: F) -> Work<C>
+where
+    C: Conn,
+    T: Send + 'static,
+    F: for<'c> Fn(&'c mut C) -> BoxFuture<'c, StoreResult<T>> + Send + Sync + 'static,
+{
+    Box::new(move |conn| {
+        let running = work(conn);
+        Box::pin(async move { running.await.map(|value| Box::new(value) as Answer) })
+    })
+}
+
+async fn write_batches<P: Pools>(pools: Arc<P>, mut jobs: mpsc::Receiver<Job<P::Conn>>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        metrics::histogram!("roster_group_commit_batch_size").record(batch.len() as f64);
+        let jobs = std::mem::take(&mut batch);
+        match commit_together(&*pools, &jobs).await {
+            Ok(answers) => answer_all(jobs, answers),
+            Err(_) => commit_each_in_savepoint(&*pools, jobs).await,
+        }
+    }
+}
+
+/// The fast path: every write in one transaction, no savepoints. Any error rolls it all
+/// back (the transaction is dropped uncommitted) and the caller retries with savepoints.
+async fn commit_together<P: Pools>(pools: &P, jobs: &[Job<P::Conn>]) -> StoreResult<Vec<Answer>> {
+    let mut tx = pools.begin_write().await?;
+    let mut answers: Vec<Answer> = Vec::with_capacity(jobs.len());
+    let mut rest = jobs;
+    while let Some(job) = rest.first() {
+        let events = merged_events(rest);
+        if events.is_empty() {
+            answers.push((job.work)(&mut *tx).await?);
+            rest = &rest[1..];
+        } else {
+            events::record_all(&mut *tx, &events).await?;
+            answers.extend(events.iter().map(|_| Box::new(()) as Answer));
+            rest = &rest[events.len()..];
+        }
+    }
+    pools.commit(tx).await?;
+    Ok(answers)
+}
+
+/// The newEvent writes at the head of `jobs`.
+fn merged_events<C>(jobs: &[Job<C>]) -> Vec<&(AppId, NewEvent)> {
+    jobs.iter()
+        .map_while(|job| match &job.mergeable {
+            Some(Mergeable::Event(event)) => Some(&**event),
+            None => None,
+        })
+        .collect()
+}
+
+fn answer_all<C>(jobs: Vec<Job<C>>, answers: Vec<Answer>) {
+    for (job, answer) in jobs.into_iter().zip(answers) {
+        // A caller that stopped waiting (client gone) does not undo a committed write.
+        let _ = job.done.send(Ok(answer));
+    }
+}
+
+/// The slow path after a failure: each write in its own savepoint, so a failing one is
+/// answered with its own error and the others still commit together.
+async fn commit_each_in_savepoint<P: Pools>(pools: &P, jobs: Vec<Job<P::Conn>>) {
+    let outcome = async {
+        let mut tx = pools.begin_write().await?;
+        let mut outcomes = Vec::with_capacity(jobs.len());
+        for job in &jobs {
+            outcomes.push(in_savepoint(&mut *tx, &job.work).await?);
+        }
+        pools.commit(tx).await?;
+        StoreResult::Ok(outcomes)
+    }
+    .await;
+    match outcome {
+        Ok(outcomes) => {
+            for (job, outcome) in jobs.into_iter().zip(outcomes) {
+                let _ = job.done.send(outcome);
+            }
+        }
+        // The transaction itself failed (I/O error, disk full, busy): nothing committed,
+        // and every caller hears why.
+        Err(failure) => {
+            let detail = failure.to_string();
+            for job in jobs {
+                let _ = job.done.send(Err(StoreError::Busy(detail.clone())));
+            }
+        }
+    }
+}
+
+/// Runs one write inside a savepoint. The outer error means the transaction is unusable;
+/// the inner one is the write's own failure, already rolled back.
+async fn in_savepoint<C: Conn>(conn: &mut C, work: &Work<C>) -> StoreResult<StoreResult<Answer>> {
+    conn.execute("SAVEPOINT grouped_write", vec![]).await?;
+    let outcome = work(conn).await;
+    if outcome.is_err() {
+        conn.execute("ROLLBACK TO SAVEPOINT grouped_write", vec![])
+            .await?;
+    }
+    conn.execute("RELEASE SAVEPOINT grouped_write", vec![])
+        .await?;
+    Ok(outcome)
+}
