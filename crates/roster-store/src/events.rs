@@ -224,6 +224,9 @@ struct LatestVisits {
     last_location: Option<String>,
 }
 
+/// contact_pk, event_date, event_time, location, rank among visits, rank among located.
+type RankedVisit = (i64, String, Option<String>, Option<String>, i64, i64);
+
 /// [`LatestVisits`] of each contact (those without visits are absent), in one query.
 async fn latest_visits<C: Conn + ?Sized>(
     conn: &mut C,
@@ -243,7 +246,7 @@ async fn latest_visits<C: Conn + ?Sized>(
             FROM events WHERE contact_pk IN ({listed}) AND is_visit) AS ranked
          WHERE newest = 1 OR (newest_located = 1 AND location IS NOT NULL)"
     );
-    let rows: Vec<(i64, String, Option<String>, Option<String>, i64, i64)> = conn
+    let rows: Vec<RankedVisit> = conn
         .fetch_all(sql, contact_pks.iter().map(|pk| Arg::from(*pk)).collect())
         .await?;
     let mut latest: HashMap<i64, LatestVisits> = HashMap::new();

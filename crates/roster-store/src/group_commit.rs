@@ -132,9 +132,10 @@ async fn commit_together<P: Pools>(pools: &P, jobs: &[Job<P::Conn>]) -> StoreRes
 /// The newEvent writes at the head of `jobs`.
 fn merged_events<C>(jobs: &[Job<C>]) -> Vec<&(AppId, NewEvent)> {
     jobs.iter()
-        .map_while(|job| match &job.mergeable {
-            Some(Mergeable::Event(event)) => Some(&**event),
-            None => None,
+        .map_while(|job| {
+            job.mergeable
+                .as_ref()
+                .map(|Mergeable::Event(event)| &**event)
         })
         .collect()
 }
