@@ -284,9 +284,20 @@ impl Config {
                 0 => return Err(invalid("rate_limit_burst", "must be greater than 0".into())),
                 n => n,
             },
-            request_timeout_seconds: layer
-                .request_timeout_seconds
-                .unwrap_or(defaults.request_timeout.as_secs()),
+            request_timeout_seconds: {
+                let timeout = layer
+                    .request_timeout_seconds
+                    .unwrap_or(defaults.request_timeout.as_secs());
+                // A send waits up to the inline timeout for the provider; a request timeout
+                // within it would cut off sends that are going well.
+                if timeout != 0 && timeout * 1000 <= layer.inline_send_timeout_ms.unwrap_or(3000) {
+                    return Err(invalid(
+                        "request_timeout_seconds",
+                        "must be longer than inline_send_timeout_ms (or 0: no limit)".into(),
+                    ));
+                }
+                timeout
+            },
             max_concurrent_requests: layer
                 .max_concurrent_requests
                 .unwrap_or(defaults.max_concurrent_requests),
@@ -469,6 +480,15 @@ mod tests {
         };
         let err = Config::resolve(no_burst).unwrap_err();
         assert!(err.to_string().starts_with("rate_limit_burst:"), "{err}");
+        let cuts_sends = Layer {
+            request_timeout_seconds: Some(3),
+            ..Layer::default()
+        };
+        let err = Config::resolve(cuts_sends).unwrap_err();
+        assert!(
+            err.to_string().starts_with("request_timeout_seconds:"),
+            "{err}"
+        );
     }
 
     #[test]

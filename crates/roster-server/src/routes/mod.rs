@@ -43,7 +43,7 @@ pub enum ErrorResponses {
     /// Valid keys used with another app's `app_id`.
     #[response(status = 403)]
     Forbidden(ErrorBody),
-    /// Body too large.
+    /// Body too large, or one field of it (a string, array or object): `field` names it.
     #[response(status = 413)]
     PayloadTooLarge(ErrorBody),
     /// Body not JSON.
