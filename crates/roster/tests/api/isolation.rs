@@ -95,6 +95,8 @@ const TEXT_MARKERS: &[&str] = &[
 struct AData {
     ana: String,
     bo: String,
+    /// A contact merged into Ana: its id is retired and resolves to her, in A only.
+    dee: String,
     cy: String,
     location: String,
     workroom: String,
@@ -117,6 +119,7 @@ impl AData {
             [
                 &self.ana,
                 &self.bo,
+                &self.dee,
                 &self.cy,
                 &self.location,
                 &self.workroom,
@@ -306,6 +309,7 @@ fn reads_before_writes(b: &Keys, a: &AData) -> Vec<Case> {
     for filter in [
         json!({"_id": a.ana}),
         json!({"_id": a.cy}),
+        json!({"_id": a.dee}),
         json!({"user_id": ANA_USER}),
         json!({"email": ANA_EMAIL}),
         json!({"phone": ANA_PHONE}),
@@ -363,7 +367,7 @@ fn reads_before_writes(b: &Keys, a: &AData) -> Vec<Case> {
     ] {
         cases.push(v2(b, "getMessages", filter, Expect::Empty));
     }
-    for id in [&a.ana, &a.cy, &a.bo] {
+    for id in [&a.ana, &a.cy, &a.bo, &a.dee] {
         cases.push(v2(
             b,
             "getConsentHistory",
@@ -386,6 +390,33 @@ fn writes_on_as_ids(b: &Keys, a: &AData, bea: &str) -> Vec<Case> {
     let email = "sendEmailNotification";
     vec![
         v2(b, "removeContact", json!({"id": a.ana}), BAD),
+        v2(b, "removeContact", json!({"id": a.dee}), BAD),
+        v2(b, "getCustomerEvents", json!({"_id": a.dee}), Expect::Empty),
+        v2(b, "getMessages", json!({"_id": a.dee}), Expect::Empty),
+        v2(
+            b,
+            "mergeContacts",
+            json!({"from_contact": bea, "to_contact": a.dee}),
+            BAD,
+        ),
+        v2(
+            b,
+            "newContact",
+            json!({"_id": a.dee, "first_name": "Dee", "last_name": "Intruder"}),
+            BAD,
+        ),
+        v2(
+            b,
+            "newEvent",
+            json!({"_id": a.dee, "id": "b-evt-2", "event_type": "hack", "event_date": "2025-01-01"}),
+            BAD,
+        ),
+        v2(
+            b,
+            "addMemberships",
+            json!({"_id": a.dee, "memberships": [{"id": "b-mem", "name": "Hacked"}]}),
+            BAD,
+        ),
         v2(
             b,
             "mergeContacts",
@@ -912,6 +943,22 @@ async fn fill_app_a(m: &Messaging) -> AData {
             "email": BO_EMAIL, "phone": BO_PHONE, "optout_email": true, "optin_sms": false}),
         )
         .await;
+    a.dee = app
+        .new_contact(
+            json!({"first_name": "Dee", "last_name": "Zanzibarova", "email": "dee.a@example.com"}),
+        )
+        .await;
+    ok(
+        app,
+        "mergeContacts",
+        json!({"from_contact": a.ana, "to_contact": a.dee}),
+    )
+    .await;
+    assert_eq!(
+        app.customers(json!({"_id": a.dee})).await[0]["id"],
+        a.ana.as_str(),
+        "the retired id resolves to the survivor in A"
+    );
     ok(
         app,
         "newEvent",
@@ -1251,6 +1298,24 @@ async fn app_b_gets_nothing_of_app_a_on_any_endpoint() {
         let expected = if audience == json!({}) { b_count } else { 0 };
         assert_eq!(reached, expected, "B's audience {audience}: {done}");
     }
+
+    // A submission to B's own form (same caller id as A's) with A's member's email makes
+    // or updates B's contact only.
+    let (_, b_forms) = m.app.post_as(&b, "getForms", json!({})).await;
+    let b_form = b_forms["members"][0]["_id"]
+        .as_str()
+        .expect("B's form")
+        .to_string();
+    assert_ne!(b_form, a.form);
+    let case = v2(
+        &b,
+        "submitForm",
+        json!({"form_id": b_form, "data": {"first_name": "Ana", "email": ANA_EMAIL}}),
+        OK,
+    );
+    let (status, text) = play(&m.app, &case.request).await;
+    let problems = judge(&case, status, &text, &markers);
+    assert!(problems.is_empty(), "{}: {problems:?}", case.what);
 
     // B's own sends go through B's providers (the log), never A's Twilio account or SMTP.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
