@@ -17,31 +17,38 @@ use super::{app_scoped, lenient, required};
 pub struct AudienceBody {
     /// Contacts with any of these tags (a list, or comma-separated).
     #[serde(default, deserialize_with = "lenient::tags")]
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(value_type = Option<lenient::schema::Tags>)]
     pub tags_any: Option<String>,
     /// Contacts with all of these tags.
     #[serde(default, deserialize_with = "lenient::tags")]
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(value_type = Option<lenient::schema::Tags>)]
     pub tags_all: Option<String>,
     /// Contact `type` (member, prospect...).
     #[serde(default, rename = "type", deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub contact_type: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub status: Option<String>,
     /// A location id: contacts whose `location` it is.
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub location: Option<String>,
     /// A workroom id: contacts at any of its locations.
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub workroom: Option<String>,
     /// Contacts with an event of this type...
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub event_type: Option<String>,
     /// ...on or after this date (`YYYY-MM-DD`).
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub event_since: Option<String>,
     /// Contacts with a membership in this status.
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub membership_status: Option<String>,
 }
 
@@ -76,16 +83,21 @@ impl AudienceBody {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewCampaignBody {
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub app_id: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub id: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub name: Option<String>,
     /// `sms` or `email`.
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub channel: Option<String>,
     /// Email only, required there; placeholders as in the body.
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub subject: Option<String>,
     /// The SMS text or the email's HTML, with `{{first_name}}` etc.
     #[serde(default, deserialize_with = "lenient::opt_body")]
@@ -94,13 +106,17 @@ pub struct NewCampaignBody {
     pub audience: Option<AudienceBody>,
     /// `YYYY-MM-DD HH:MM:SS` (UTC): sendCampaign waits until then.
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub scheduled_date: Option<String>,
     /// One of the app's sender numbers (SMS).
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub from_number: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub from_email: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub from_name: Option<String>,
 }
 
@@ -149,9 +165,11 @@ impl NewCampaignBody {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CampaignIdBody {
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub app_id: Option<String>,
     /// The campaign's `_id` or your id.
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub id: Option<String>,
 }
 
@@ -159,14 +177,19 @@ pub struct CampaignIdBody {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CampaignsBody {
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub app_id: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub status: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub channel: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_int")]
+    #[schema(value_type = Option<lenient::schema::IntegerOrText>)]
     pub limit: Option<i64>,
     #[serde(default, deserialize_with = "lenient::opt_int")]
+    #[schema(value_type = Option<lenient::schema::IntegerOrText>)]
     pub offset: Option<i64>,
 }
 

@@ -32,55 +32,77 @@ crate::wire::app_scoped!(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewContactBody {
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub app_id: Option<String>,
     /// Roster's contact id: update exactly this contact.
     #[serde(rename = "_id", default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub id: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub first_name: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub last_name: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub email: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub phone: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub address: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub city: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub state: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub zip: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub source: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub user_id: Option<String>,
     /// `YYYY-MM-DD`
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub dob: Option<String>,
     /// `YYYY-MM-DD HH:MM:SS` (UTC)
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub created_date: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub gender: Option<String>,
     /// member, past, prospect...
     #[serde(rename = "type", default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub kind: Option<String>,
     /// active, inactive, non-member...
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub status: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub location: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_bool")]
+    #[schema(value_type = Option<lenient::schema::BooleanOrText>)]
     pub optin_sms: Option<bool>,
     #[serde(default, deserialize_with = "lenient::opt_bool")]
+    #[schema(value_type = Option<lenient::schema::BooleanOrText>)]
     pub optout_email: Option<bool>,
     /// Comma-separated (an array of strings is accepted too).
     #[serde(default, deserialize_with = "lenient::tags")]
+    #[schema(value_type = Option<lenient::schema::Tags>)]
     pub tags: Option<String>,
     /// `add` (default) or `remove`.
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub tag_action: Option<String>,
     #[serde(flatten)]
     #[schema(ignore)]
@@ -166,28 +188,39 @@ fn custom_attributes(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct GetCustomersBody {
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub app_id: Option<String>,
     #[serde(rename = "_id", default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub id: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub user_id: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub email: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub phone: Option<String>,
     /// Only contacts with an event on or after this date (`YYYY-MM-DD`).
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub event_since_date: Option<String>,
     /// Only contacts changed on or after this date (`YYYY-MM-DD`).
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub updated_since: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_int")]
+    #[schema(value_type = Option<lenient::schema::IntegerOrText>)]
     pub limit: Option<i64>,
     #[serde(default, deserialize_with = "lenient::opt_int")]
+    #[schema(value_type = Option<lenient::schema::IntegerOrText>)]
     pub offset: Option<i64>,
     #[serde(default, deserialize_with = "lenient::opt_bool")]
+    #[schema(value_type = Option<lenient::schema::BooleanOrText>)]
     pub fulldata: Option<bool>,
     #[serde(default, deserialize_with = "lenient::opt_bool")]
+    #[schema(value_type = Option<lenient::schema::BooleanOrText>)]
     pub events: Option<bool>,
 }
 
@@ -241,10 +274,13 @@ impl GetCustomersBody {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ListBody {
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub app_id: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_int")]
+    #[schema(value_type = Option<lenient::schema::IntegerOrText>)]
     pub limit: Option<i64>,
     #[serde(default, deserialize_with = "lenient::opt_int")]
+    #[schema(value_type = Option<lenient::schema::IntegerOrText>)]
     pub offset: Option<i64>,
 }
 
@@ -258,13 +294,17 @@ impl ListBody {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct OptoutListBody {
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub app_id: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_int")]
+    #[schema(value_type = Option<lenient::schema::IntegerOrText>)]
     pub limit: Option<i64>,
     #[serde(default, deserialize_with = "lenient::opt_int")]
+    #[schema(value_type = Option<lenient::schema::IntegerOrText>)]
     pub offset: Option<i64>,
     /// `email` or `sms`; both when absent.
     #[serde(rename = "type", default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub kind: Option<String>,
 }
 
@@ -284,9 +324,11 @@ impl OptoutListBody {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RemoveContactBody {
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub app_id: Option<String>,
     /// Roster's contact id.
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub id: Option<String>,
 }
 
@@ -304,10 +346,13 @@ impl RemoveContactBody {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct MergeContactsBody {
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub app_id: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub from_contact: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub to_contact: Option<String>,
 }
 
@@ -331,5 +376,6 @@ impl MergeContactsBody {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct AppOnlyBody {
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub app_id: Option<String>,
 }

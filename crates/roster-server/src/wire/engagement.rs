@@ -18,13 +18,17 @@ use super::{app_scoped, lenient, required};
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewWorkroomBody {
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub app_id: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub id: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub name: Option<String>,
     /// Your location ids (newLocation `id`).
     #[serde(default)]
+    #[schema(value_type = Option<Vec<Option<lenient::schema::TextOrNumber>>>)]
     pub location_ids: Option<Vec<LocationId>>,
 }
 
@@ -74,13 +78,17 @@ impl From<Workroom> for WorkroomMember {
 pub struct FormFieldBody {
     /// `a-z`, `0-9`, `_`; `first_name`, `last_name`, and email/phone fields fill the contact.
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub label: Option<String>,
     /// text, email, phone, date, number, select or checkbox.
     #[serde(default, rename = "type", deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub kind: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_bool")]
+    #[schema(value_type = Option<lenient::schema::BooleanOrText>)]
     pub required: Option<bool>,
     /// The choices of a select field.
     #[serde(default)]
@@ -91,15 +99,19 @@ pub struct FormFieldBody {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewFormBody {
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub app_id: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub id: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub name: Option<String>,
     #[serde(default)]
     pub fields: Option<Vec<FormFieldBody>>,
     /// A checkbox field whose tick opts the contact in to SMS.
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub consent_field: Option<String>,
 }
 
@@ -190,16 +202,21 @@ impl FormMember {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SubmissionsBody {
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub app_id: Option<String>,
     /// The form's `_id` (or your id).
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub form_id: Option<String>,
     /// Submitted on or after, `YYYY-MM-DD`.
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub since_date: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_int")]
+    #[schema(value_type = Option<lenient::schema::IntegerOrText>)]
     pub limit: Option<i64>,
     #[serde(default, deserialize_with = "lenient::opt_int")]
+    #[schema(value_type = Option<lenient::schema::IntegerOrText>)]
     pub offset: Option<i64>,
 }
 
@@ -243,8 +260,10 @@ impl From<StoredSubmission> for SubmissionMember {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SubmitFormBody {
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub app_id: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub form_id: Option<String>,
     /// Field name to value (strings, numbers or booleans).
     #[serde(default)]

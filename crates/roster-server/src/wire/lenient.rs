@@ -199,3 +199,94 @@ mod tests {
         assert!(super::tags(json!([1])).is_err());
     }
 }
+
+/// OpenAPI schemas of what the deserializers above accept, so that `/openapi.json` says what
+/// the server takes (a field documented as a string that also takes a number is a contract
+/// that a client, or a fuzzer, would find wider than written). Fields name them with
+/// `#[schema(value_type = Option<lenient::TextOrNumber>)]` and the like.
+pub mod schema {
+    use utoipa::{
+        PartialSchema, ToSchema,
+        openapi::{
+            ArrayBuilder, ObjectBuilder, OneOfBuilder, RefOr, Schema, Type, schema::SchemaType,
+        },
+    };
+
+    use super::MAX_TEXT_LEN;
+
+    fn of(types: &[Type], description: &str) -> ObjectBuilder {
+        ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter(types.iter().cloned()))
+            .description(Some(description))
+    }
+
+    /// [`super::opt_string`].
+    pub struct TextOrNumber;
+    impl PartialSchema for TextOrNumber {
+        fn schema() -> RefOr<Schema> {
+            of(
+                &[Type::String, Type::Number],
+                "A string (trimmed; blank means not given; no control characters) or a number, \
+                 taken as its decimal text.",
+            )
+            .max_length(Some(MAX_TEXT_LEN))
+            .into()
+        }
+    }
+    impl ToSchema for TextOrNumber {}
+
+    /// [`super::opt_int`].
+    pub struct IntegerOrText;
+    impl PartialSchema for IntegerOrText {
+        fn schema() -> RefOr<Schema> {
+            of(
+                &[Type::Integer, Type::String],
+                "An integer, or one written as a string; a blank string means not given.",
+            )
+            .into()
+        }
+    }
+    impl ToSchema for IntegerOrText {}
+
+    /// [`super::opt_bool`].
+    pub struct BooleanOrText;
+    impl PartialSchema for BooleanOrText {
+        fn schema() -> RefOr<Schema> {
+            of(
+                &[Type::Boolean, Type::Integer, Type::String],
+                "true or false; also 1 or 0, and \"true\", \"false\", \"1\", \"0\", \"yes\", \
+                 \"no\" as strings; a blank string means not given.",
+            )
+            .into()
+        }
+    }
+    impl ToSchema for BooleanOrText {}
+
+    /// [`super::opt_number`].
+    pub struct NumberOrText;
+    impl PartialSchema for NumberOrText {
+        fn schema() -> RefOr<Schema> {
+            of(
+                &[Type::Number, Type::String],
+                "A number, or one written as a string (\"49.99\"); a blank string means not given.",
+            )
+            .into()
+        }
+    }
+    impl ToSchema for NumberOrText {}
+
+    /// [`super::tags`].
+    pub struct Tags;
+    impl PartialSchema for Tags {
+        fn schema() -> RefOr<Schema> {
+            OneOfBuilder::new()
+                .item(TextOrNumber::schema())
+                .item(ArrayBuilder::new().items(ObjectBuilder::new().schema_type(Type::String)))
+                .description(Some(
+                    "Comma-separated tags, or an array of tags (without commas).",
+                ))
+                .into()
+        }
+    }
+    impl ToSchema for Tags {}
+}

@@ -21,18 +21,22 @@ const MAX_SMS_LEN: usize = 1600;
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SendSmsBody {
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub app_id: Option<String>,
     /// With country code, e.g. `+15551234567`.
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub to_number: Option<String>,
     /// The text; may use `{{first_name}}`, `{{last_name}}` and custom attributes with `_id`.
     #[serde(default, deserialize_with = "lenient::opt_body")]
     pub message: Option<String>,
     /// The contact the message is for (personalisation).
     #[serde(default, rename = "_id", deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub id: Option<String>,
     /// One of the app's sender numbers; the first when absent.
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub from_number: Option<String>,
 }
 
@@ -69,10 +73,13 @@ impl SendSmsBody {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SendEmailBody {
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub app_id: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub to_email: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub subject: Option<String>,
     /// HTML body; `html` or `text` (or both) is required.
     #[serde(default, deserialize_with = "lenient::opt_body")]
@@ -81,12 +88,16 @@ pub struct SendEmailBody {
     #[serde(default, deserialize_with = "lenient::opt_body")]
     pub text: Option<String>,
     #[serde(default, rename = "_id", deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub id: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub from_email: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub from_name: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub reply_to: Option<String>,
 }
 
@@ -169,15 +180,20 @@ pub struct EmailSent {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct OptinBody {
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub app_id: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub phone: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub email: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub user_id: Option<String>,
     /// `YYYY-MM-DD`; under the app's minimum age (default 13) is refused.
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub dob: Option<String>,
 }
 
@@ -222,28 +238,37 @@ impl OptinBody {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct MessagesBody {
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub app_id: Option<String>,
     /// Only this contact's messages.
     #[serde(default, rename = "_id", deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub id: Option<String>,
     /// `sms` or `email`.
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub channel: Option<String>,
     /// queued, sending, sent, delivered, failed or received.
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub status: Option<String>,
     /// Created on or after, `YYYY-MM-DD`.
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub start_date: Option<String>,
     /// Created on or before, `YYYY-MM-DD`.
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub end_date: Option<String>,
     /// Only messages of contacts at this workroom's locations (its `id`).
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub workroom: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_int")]
+    #[schema(value_type = Option<lenient::schema::IntegerOrText>)]
     pub limit: Option<i64>,
     #[serde(default, deserialize_with = "lenient::opt_int")]
+    #[schema(value_type = Option<lenient::schema::IntegerOrText>)]
     pub offset: Option<i64>,
 }
 
@@ -338,8 +363,10 @@ impl From<Message> for MessageMember {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ConsentHistoryBody {
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub app_id: Option<String>,
     #[serde(default, rename = "_id", deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub id: Option<String>,
 }
 

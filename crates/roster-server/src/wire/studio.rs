@@ -14,27 +14,38 @@ use super::{identity::IdentityFields, lenient, required};
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewLocationBody {
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub app_id: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub id: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub address: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub city: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub state: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub zip: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub country: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub phone: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub email: Option<String>,
     /// An IANA name such as `America/Chicago`.
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub timezone: Option<String>,
 }
 
@@ -62,28 +73,38 @@ impl NewLocationBody {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewClassBody {
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub app_id: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub id: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub class_name: Option<String>,
     /// `YYYY-MM-DD`
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub start_date: Option<String>,
     /// `HH:MM AM/PM` or 24-hour `HH:MM[:SS]`.
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub start_time: Option<String>,
     /// After `start_time`, same forms.
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub end_time: Option<String>,
     /// Your id of a location created with newLocation.
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub location_id: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub staff: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_int")]
+    #[schema(value_type = Option<lenient::schema::IntegerOrText>)]
     pub capacity: Option<i64>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub description: Option<String>,
 }
 
@@ -112,8 +133,10 @@ impl NewClassBody {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RemoveClassBody {
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub app_id: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub id: Option<String>,
 }
 
@@ -127,18 +150,24 @@ impl RemoveClassBody {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ScheduleBody {
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub app_id: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub location_id: Option<String>,
     /// Classes starting on or after this date.
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub start_date: Option<String>,
     /// Classes starting on or before this date.
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub end_date: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_int")]
+    #[schema(value_type = Option<lenient::schema::IntegerOrText>)]
     pub limit: Option<i64>,
     #[serde(default, deserialize_with = "lenient::opt_int")]
+    #[schema(value_type = Option<lenient::schema::IntegerOrText>)]
     pub offset: Option<i64>,
 }
 
@@ -158,19 +187,25 @@ impl ScheduleBody {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct MembershipBody {
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub id: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub status: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub start_date: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub end_date: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_number")]
-    #[schema(value_type = Option<f64>)]
+    #[schema(value_type = Option<lenient::schema::NumberOrText>)]
     pub price: Option<serde_json::Number>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub location_id: Option<String>,
 }
 
@@ -178,14 +213,19 @@ pub struct MembershipBody {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct AddMembershipsBody {
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub app_id: Option<String>,
     #[serde(rename = "_id", default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub contact_id: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub user_id: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub email: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[schema(value_type = Option<lenient::schema::TextOrNumber>)]
     pub phone: Option<String>,
     #[serde(default)]
     pub memberships: Option<Vec<MembershipBody>>,
