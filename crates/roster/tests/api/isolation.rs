@@ -903,8 +903,7 @@ fn id_of(reply: &Value) -> String {
 /// Fills app A (the harness's app) with one of everything, through the API.
 async fn fill_app_a(m: &Messaging) -> AData {
     let app = &m.app;
-    let mut a = AData::default();
-    a.location = id_of(
+    let location = id_of(
         &ok(
             app,
             "newLocation",
@@ -913,6 +912,10 @@ async fn fill_app_a(m: &Messaging) -> AData {
         )
         .await,
     );
+    let mut a = AData {
+        location,
+        ..AData::default()
+    };
     a.workroom = id_of(
         &ok(
             app,
