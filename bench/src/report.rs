@@ -20,6 +20,8 @@ pub struct Machine {
     pub commit: String,
     /// Tracked files differed from the commit when the run started.
     pub dirty: bool,
+    /// 1-minute load average when the run started (other work shares the machine).
+    pub load_start: String,
 }
 
 impl Machine {
@@ -56,6 +58,7 @@ impl Machine {
             sqlite,
             commit: command(&["git", "rev-parse", "--short=10", "HEAD"]),
             dirty: !command(&["git", "status", "--porcelain", "--untracked-files=no"]).is_empty(),
+            load_start: load_average(),
         }
     }
 
@@ -66,6 +69,14 @@ impl Machine {
             self.commit.clone()
         }
     }
+}
+
+/// The 1-minute load average.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
 }
 
 fn command(argv: &[&str]) -> String {
@@ -180,14 +191,16 @@ fn section(rows: &[Row], info: &RunInfo, machine: &Machine, args: &Args) -> Stri
     );
     let _ = writeln!(
         out,
-        "Machine: {} cores ({}), {:.0} GiB RAM; {}; {}; SQLite {}; release build of commit {}.\n",
+        "Machine: {} cores ({}), {:.0} GiB RAM; {}; {}; SQLite {}; release build of commit {}. Load average (1 min) {} at the start of the run, {} at the end: other work on the machine competes with the server and wrk.\n",
         machine.cores,
         machine.cpu,
         machine.ram_gib,
         machine.rustc,
         machine.wrk,
         machine.sqlite,
-        machine.commit_label()
+        machine.commit_label(),
+        machine.load_start,
+        load_average()
     );
     for (backend, seed) in &info.seeds {
         let _ = writeln!(
@@ -257,7 +270,8 @@ pub fn finish(rows: &[Row], info: &RunInfo, machine: &Machine, args: &Args) -> u
         "commit": machine.commit,
         "dirty": machine.dirty,
         "machine": {"cores": machine.cores, "cpu": machine.cpu, "ram_gib": machine.ram_gib,
-                    "rustc": machine.rustc, "wrk": machine.wrk, "sqlite": machine.sqlite},
+                    "rustc": machine.rustc, "wrk": machine.wrk, "sqlite": machine.sqlite,
+                    "load_average_start": machine.load_start, "load_average_end": load_average()},
         "duration_seconds": args.duration,
         "wrk_threads": args.wrk_threads,
         "peak_rss_per_level": info.rss_per_level,
