@@ -196,4 +196,6 @@ if [ -n "${ST_SEED:-}" ]; then
     ST_ARGS+=(--seed "$ST_SEED")
 fi
 
+# From the work folder: Schemathesis keeps its cache of failures to re-check there.
+cd "$WORK"
 "$VENV/bin/st" "${ST_ARGS[@]}"
