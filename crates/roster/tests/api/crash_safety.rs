@@ -938,6 +938,19 @@ async fn verify(api: &Api, base: &str, clients: &mut [Client], stats: &mut Stats
         });
     }
 
+    // Per contact: whether it has events, and its latest visit.
+    let mut has_events: BTreeSet<&str> = BTreeSet::new();
+    let mut latest_visit: HashMap<&str, String> = HashMap::new();
+    for (e, _) in listed_events.values() {
+        has_events.insert(&e.user_id);
+        if e.is_visit {
+            let instant = e.instant();
+            let latest = latest_visit.entry(&e.user_id).or_default();
+            if instant > *latest {
+                *latest = instant;
+            }
+        }
+    }
     for (user_id, l) in &listed {
         if user_id.starts_with(SHARED) {
             // Created by whichever of its events came first, with nothing but its user_id,
@@ -950,7 +963,7 @@ async fn verify(api: &Api, base: &str, clients: &mut [Client], stats: &mut Stats
                 score: None,
                 tags: Vec::new(),
             };
-            if l.state != minimal || !listed_events.values().any(|(e, _)| e.user_id == *user_id) {
+            if l.state != minimal || !has_events.contains(user_id.as_str()) {
                 problems.push(format!(
                     "shared contact {user_id} (_id {}) is {:?}, with no event or not minimal",
                     l.id, l.state
@@ -972,13 +985,9 @@ async fn verify(api: &Api, base: &str, clients: &mut [Client], stats: &mut Stats
             ));
         }
         // The last visit is kept on the contact, in the same transactions as the events.
-        let latest = listed_events
-            .values()
-            .filter(|(e, _)| e.user_id == *user_id && e.is_visit)
-            .map(|(e, _)| e.instant())
-            .max();
+        let latest = latest_visit.get(user_id.as_str());
         let stored = l.last_visit.as_deref().map(|t| &t[..t.len().min(19)]);
-        if stored != latest.as_deref() {
+        if stored != latest.map(String::as_str) {
             problems.push(format!(
                 "contact {user_id}: last_visit_date {:?}, but its latest visit event is at {latest:?}",
                 l.last_visit
