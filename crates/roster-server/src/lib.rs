@@ -3,6 +3,7 @@
 //! Layout: `wire` holds request and response bodies, `extract` the protocol (auth, JSON),
 //! `routes` one file per group of endpoints, `error` the one mapping of errors to HTTP.
 
+pub mod credentials;
 pub mod error;
 pub mod extract;
 pub mod limits;

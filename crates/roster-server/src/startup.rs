@@ -43,6 +43,7 @@ impl Application {
                 settings.protection.rate_per_second,
                 settings.protection.rate_burst,
             )),
+            credentials: Arc::default(),
         });
         Ok(Self {
             listener,

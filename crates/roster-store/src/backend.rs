@@ -19,8 +19,8 @@ use roster_domain::{
 
 use crate::{
     AppSummary, ConsentRecord, CustomAttribute, EventQuery, Inbound, Include, MessageRef,
-    OptinRequest, Received, Related, ScheduleQuery, Store, StoreResult, StoredSubmission, Trust,
-    apps, campaigns,
+    OptinRequest, Received, Related, ScheduleQuery, Store, StoreError, StoreResult,
+    StoredSubmission, Trust, apps, campaigns,
     conn::Conn,
     contacts::{reads, writes},
     engagement, events,
@@ -55,11 +55,15 @@ pub struct SqlStore<P: Pools> {
 }
 
 impl<P: Pools> SqlStore<P> {
-    /// Must be called inside a Tokio runtime: it may start the group-commit writer.
-    pub fn new(pools: P) -> Self {
+    /// Starts the group-commit writer where the backend uses one.
+    pub fn new(pools: P) -> StoreResult<Self> {
         let pools = Arc::new(pools);
-        let group = P::GROUP_COMMIT.then(|| GroupCommit::start(pools.clone()));
-        Self { pools, group }
+        let group = if P::GROUP_COMMIT {
+            Some(GroupCommit::start(pools.clone()).map_err(StoreError::Writer)?)
+        } else {
+            None
+        };
+        Ok(Self { pools, group })
     }
 
     /// One write transaction running `work`: shared with concurrent writes where the

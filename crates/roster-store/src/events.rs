@@ -13,7 +13,7 @@ pub use batch::record_all;
 
 use crate::{
     StoreError, StoreResult,
-    conn::{Arg, Conn, Filtered, args, page_args},
+    conn::{Arg, Conn, Filtered, Params, args, page_args},
     contacts::{
         identity::{self, Purpose},
         writes::{ensure_user_id_free, insert_row, update_row},
@@ -232,10 +232,8 @@ async fn latest_visits<C: Conn + ?Sized>(
     conn: &mut C,
     contact_pks: &[i64],
 ) -> StoreResult<HashMap<i64, LatestVisits>> {
-    let listed = (1..=contact_pks.len())
-        .map(|n| format!("${n}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let mut params = Params::<C>::new();
+    let listed = params.list(contact_pks.iter().copied());
     let sql = format!(
         "SELECT contact_pk, event_date, event_time, location, newest, newest_located FROM (
             SELECT contact_pk, event_date, event_time, location,
@@ -246,9 +244,7 @@ async fn latest_visits<C: Conn + ?Sized>(
             FROM events WHERE contact_pk IN ({listed}) AND is_visit) AS ranked
          WHERE newest = 1 OR (newest_located = 1 AND location IS NOT NULL)"
     );
-    let rows: Vec<RankedVisit> = conn
-        .fetch_all(sql, contact_pks.iter().map(|pk| Arg::from(*pk)).collect())
-        .await?;
+    let rows: Vec<RankedVisit> = conn.fetch_all(sql, params.into_args()).await?;
     let mut latest: HashMap<i64, LatestVisits> = HashMap::new();
     for (pk, date, time, location, newest, newest_located) in rows {
         let visits = latest.entry(pk).or_default();

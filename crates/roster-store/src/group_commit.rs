@@ -49,12 +49,20 @@ pub struct GroupCommit<C> {
     queue: mpsc::Sender<Job<C>>,
 }
 
-impl<C: Conn> GroupCommit<C> {
-    /// Spawns the writer task on the current Tokio runtime.
-    pub fn start<P: Pools<Conn = C>>(pools: Arc<P>) -> Self {
+impl<C: Conn + 'static> GroupCommit<C> {
+    /// Starts the writer on a thread of its own. On the server's runtime it waited in the
+    /// run queue behind hundreds of request tasks between two statements of a batch, and
+    /// the single writer's idle time became everyone's latency. (SQLite only: its
+    /// connections are threads of their own, not sockets tied to one runtime.)
+    pub fn start<P: Pools<Conn = C>>(pools: Arc<P>) -> std::io::Result<Self> {
         let (queue, jobs) = mpsc::channel(QUEUE);
-        tokio::spawn(write_batches(pools, jobs));
-        Self { queue }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        std::thread::Builder::new()
+            .name("roster-writer".into())
+            .spawn(move || runtime.block_on(write_batches(pools, jobs)))?;
+        Ok(Self { queue })
     }
 
     /// Runs `work` in the next shared transaction and answers once that has committed.
@@ -101,10 +109,16 @@ async fn write_batches<P: Pools>(pools: Arc<P>, mut jobs: mpsc::Receiver<Job<P::
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
         metrics::histogram!("roster_group_commit_batch_size").record(batch.len() as f64);
         let jobs = std::mem::take(&mut batch);
+        let started = std::time::Instant::now();
         match commit_together(&*pools, &jobs).await {
             Ok(answers) => answer_all(jobs, answers),
-            Err(_) => commit_each_in_savepoint(&*pools, jobs).await,
+            Err(failure) => {
+                tracing::debug!(%failure, "a grouped write failed; redoing the batch with savepoints");
+                metrics::counter!("roster_group_commit_redone_total").increment(1);
+                commit_each_in_savepoint(&*pools, jobs).await;
+            }
         }
+        metrics::histogram!("roster_group_commit_seconds").record(started.elapsed().as_secs_f64());
     }
 }
 

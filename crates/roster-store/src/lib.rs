@@ -32,10 +32,10 @@ mod backend;
 pub mod campaigns;
 mod conn;
 mod contacts;
-pub mod group_commit;
 pub mod copy;
 pub mod engagement;
 pub mod events;
+pub mod group_commit;
 pub mod memberships;
 pub mod messaging;
 pub mod postgres;
@@ -69,6 +69,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data could not be read: {0}")]
     Corrupt(String),
+    #[error("could not start the database writer: {0}")]
+    Writer(std::io::Error),
 }
 
 impl From<sqlx::Error> for StoreError {

@@ -59,7 +59,7 @@ impl SqlStore<PgPools> {
             .await?;
         // The migrator holds an advisory lock, so processes starting together migrate once.
         MIGRATOR.run(&pool).await?;
-        Ok(SqlStore::new(PgPools { pool }))
+        SqlStore::new(PgPools { pool })
     }
 }
 

@@ -91,7 +91,7 @@ impl SqlStore<SqlitePools> {
             .max_connections(options.read_connections.max(1))
             .connect_with(connect.read_only(true))
             .await?;
-        Ok(SqlStore::new(SqlitePools { reads, writes }))
+        SqlStore::new(SqlitePools { reads, writes })
     }
 }
 

@@ -18,7 +18,15 @@ impl Authenticated {
         secret_key: &str,
     ) -> Result<Self, ApiError> {
         let invalid = || ApiError::Unauthorized("invalid API key or secret key".into());
-        let Some(app) = state.store.app_by_api_key(api_key).await? else {
+        let remembered = state
+            .credentials
+            .remembered(api_key)
+            .filter(|app| app.secret_hash.matches(secret_key));
+        let app = match remembered {
+            Some(app) => Some(app),
+            None => state.credentials.load(&*state.store, api_key).await?,
+        };
+        let Some(app) = app else {
             // Spend the same hashing work as a real check so timing does not tell which
             // half of the pair was wrong.
             let _ = SecretHash::of("").matches(secret_key);

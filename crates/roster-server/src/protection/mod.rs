@@ -34,7 +34,9 @@ impl Guard {
 
 /// Takes a slot without waiting (none free: 503 now, not a queue that grows until every
 /// client times out), then runs the request under the timeout. A timed-out request is
-/// dropped: its body stops being read and an uncommitted transaction rolls back.
+/// dropped: its body stops being read and an uncommitted transaction rolls back, except a
+/// write already handed to SQLite's group-commit writer, which still commits whole (so a
+/// 503 never says whether a write happened; README, "Protection").
 pub async fn guard(
     State(guard): State<Arc<Guard>>,
     req: Request,

@@ -13,7 +13,7 @@ use roster_domain::{AppId, Contact, ContactId, NewEvent, Timestamp, ids::new_obj
 use super::{LatestVisits, latest_visits, upsert_values};
 use crate::{
     StoreResult,
-    conn::{Arg, Conn},
+    conn::{Conn, Params},
     contacts::writes::insert_row,
 };
 
@@ -78,13 +78,16 @@ async fn any_exists<C: Conn + ?Sized>(
     app: &AppId,
     events: &[&NewEvent],
 ) -> StoreResult<bool> {
-    let mut args: Vec<Arg> = vec![app.as_str().into()];
-    args.extend(events.iter().map(|e| Arg::from(e.id.as_str())));
+    let mut params = Params::<C>::new();
     let sql = format!(
-        "SELECT CAST(COUNT(*) AS BIGINT) FROM events WHERE app_id = $1 AND id IN ({})",
-        placeholders(2, events.len())
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM events WHERE app_id = {} AND id IN ({})",
+        params.add(app.as_str()),
+        params.list(events.iter().map(|e| e.id.as_str()))
     );
-    let (count,): (i64,) = conn.fetch_optional(sql, args).await?.unwrap_or_default();
+    let (count,): (i64,) = conn
+        .fetch_optional(sql, params.into_args())
+        .await?
+        .unwrap_or_default();
     Ok(count > 0)
 }
 
@@ -125,13 +128,13 @@ async fn contacts_by_user_id<C: Conn + ?Sized>(
     now: Timestamp,
 ) -> StoreResult<HashMap<String, i64>> {
     let wanted: BTreeSet<&str> = events.iter().map(|e| user_id(e)).collect();
-    let mut args: Vec<Arg> = vec![app.as_str().into()];
-    args.extend(wanted.iter().map(|u| Arg::from(*u)));
+    let mut params = Params::<C>::new();
     let sql = format!(
-        "SELECT user_id, pk FROM contacts WHERE app_id = $1 AND user_id IN ({})",
-        placeholders(2, wanted.len())
+        "SELECT user_id, pk FROM contacts WHERE app_id = {} AND user_id IN ({})",
+        params.add(app.as_str()),
+        params.list(wanted)
     );
-    let found: Vec<(String, i64)> = conn.fetch_all(sql, args).await?;
+    let found: Vec<(String, i64)> = conn.fetch_all(sql, params.into_args()).await?;
     let mut pks: HashMap<String, i64> = found.into_iter().collect();
     for event in events {
         if !pks.contains_key(user_id(event)) {
@@ -151,23 +154,13 @@ async fn insert_events<C: Conn + ?Sized>(
     pk_of: &impl Fn(&NewEvent) -> i64,
     now: Timestamp,
 ) -> StoreResult<()> {
-    const COLUMNS: usize = 14;
-    let mut args = Vec::with_capacity(events.len() * COLUMNS);
+    let mut params = Params::<C>::new();
     let mut rows = Vec::with_capacity(events.len());
-    for (i, event) in events.iter().enumerate() {
-        let first = i * COLUMNS + 1;
-        rows.push(format!(
-            "({}, ${})",
-            placeholders(first, COLUMNS),
-            first + COLUMNS - 1
-        ));
-        args.extend(upsert_values(
-            app,
-            new_object_id(now.datetime()),
-            pk_of(event),
-            event,
-            now,
-        ));
+    for event in events {
+        let values = upsert_values(app, new_object_id(now.datetime()), pk_of(event), event, now);
+        let listed = params.list(values);
+        // `updated_date` starts as `created_date`.
+        rows.push(format!("({listed}, {})", params.add(now.to_rfc3339())));
     }
     let sql = format!(
         "INSERT INTO events (app_id, public_id, id, contact_pk, event_type, event_name, event_date,
@@ -175,7 +168,7 @@ async fn insert_events<C: Conn + ?Sized>(
          VALUES {}",
         rows.join(", ")
     );
-    conn.execute(sql, args).await?;
+    conn.execute(sql, params.into_args()).await?;
     Ok(())
 }
 
@@ -195,18 +188,23 @@ async fn catalogue_fields<C: Conn + ?Sized>(
     if fields.is_empty() {
         return Ok(());
     }
-    let mut args: Vec<Arg> = vec![app.as_str().into()];
-    let mut rows = Vec::with_capacity(fields.len());
-    for (i, (event_type, field)) in fields.into_iter().enumerate() {
-        rows.push(format!("($1, ${}, ${})", 2 + 2 * i, 3 + 2 * i));
-        args.push(event_type.into());
-        args.push(field.into());
-    }
+    let mut params = Params::<C>::new();
+    let rows: Vec<String> = fields
+        .into_iter()
+        .map(|(event_type, field)| {
+            format!(
+                "({}, {}, {})",
+                params.add(app.as_str()),
+                params.add(event_type),
+                params.add(field)
+            )
+        })
+        .collect();
     let sql = format!(
         "INSERT INTO event_fields (app_id, event_type, field) VALUES {} ON CONFLICT DO NOTHING",
         rows.join(", ")
     );
-    conn.execute(sql, args).await?;
+    conn.execute(sql, params.into_args()).await?;
     Ok(())
 }
 
@@ -217,28 +215,25 @@ async fn set_last_visits<C: Conn + ?Sized>(
     latest: &HashMap<i64, LatestVisits>,
     now: Timestamp,
 ) -> StoreResult<()> {
-    let mut args: Vec<Arg> = vec![now.to_rfc3339().into()];
-    let mut rows = Vec::with_capacity(latest.len());
-    for (i, (pk, visits)) in latest.iter().enumerate() {
-        rows.push(format!("(${}, ${}, ${})", 2 + 3 * i, 3 + 3 * i, 4 + 3 * i));
-        args.push((*pk).into());
-        args.push(visits.last_visit.map(Timestamp::to_rfc3339).into());
-        args.push(visits.last_location.clone().into());
-    }
+    let mut params = Params::<C>::new();
+    let updated = params.add(now.to_rfc3339());
+    let rows: Vec<String> = latest
+        .iter()
+        .map(|(pk, visits)| {
+            format!(
+                "({}, {}, {})",
+                params.add(*pk),
+                params.add(visits.last_visit.map(Timestamp::to_rfc3339)),
+                params.add(visits.last_location.clone())
+            )
+        })
+        .collect();
     let sql = format!(
         "UPDATE contacts SET last_visit_date = v.column2,
-            last_location = COALESCE(v.column3, contacts.last_location), updated_date = $1
+            last_location = COALESCE(v.column3, contacts.last_location), updated_date = {updated}
          FROM (VALUES {}) AS v WHERE contacts.pk = v.column1",
         rows.join(", ")
     );
-    conn.execute(sql, args).await?;
+    conn.execute(sql, params.into_args()).await?;
     Ok(())
-}
-
-/// `$first, $first+1, ...` (`count` of them).
-fn placeholders(first: usize, count: usize) -> String {
-    (first..first + count)
-        .map(|n| format!("${n}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }

@@ -101,6 +101,41 @@ async fn a_rotated_secret_stops_working() {
     assert_eq!((old, new), (StatusCode::UNAUTHORIZED, StatusCode::OK));
 }
 
+/// The server remembers checked keys for a few seconds; a new secret must not wait for
+/// that memory to expire.
+#[tokio::test]
+async fn a_new_secret_works_at_once_although_the_old_one_was_just_used() {
+    let app = TestApp::spawn().await;
+    let (before, _) = app.post("getCustomers", json!({})).await;
+    let new_secret = "another-brand-new-secret-of-enough-length-98765";
+    let app_id = roster_domain::AppId::new(app.keys.app_id.clone());
+    app.store
+        .rotate_secret(&app_id, &roster_domain::SecretHash::of(new_secret))
+        .await
+        .unwrap();
+
+    let new_keys = Keys {
+        secret_key: new_secret.into(),
+        ..app.keys.clone()
+    };
+    let (new, _) = app.post_as(&new_keys, "getCustomers", json!({})).await;
+    let (wrong, _) = app
+        .post_as(
+            &Keys {
+                secret_key: "not-the-secret".into(),
+                ..app.keys.clone()
+            },
+            "getCustomers",
+            json!({}),
+        )
+        .await;
+
+    assert_eq!(
+        (before, new, wrong),
+        (StatusCode::OK, StatusCode::OK, StatusCode::UNAUTHORIZED)
+    );
+}
+
 #[tokio::test]
 async fn one_app_can_neither_read_nor_change_another_apps_contacts() {
     let app = TestApp::spawn().await;
