@@ -137,6 +137,7 @@ KEYS="$("$BIN" apps create --name "Schemathesis" --json 2>>"$SETUP_LOG")" || {
 }
 read -r APP_ID API_KEY SECRET_KEY < <(printf '%s' "$KEYS" | python3 -c \
     'import json,sys; k=json.load(sys.stdin); print(k["app_id"], k["api_key"], k["secret_key"])')
+[ -n "$APP_ID" ] && [ -n "$SECRET_KEY" ] || die "could not read the app's keys from: $KEYS"
 
 "$BIN" serve --listen 127.0.0.1:0 >"$SERVER_LOG" 2>&1 &
 SERVER_PID=$!

@@ -21,8 +21,12 @@ pub struct Node {
     child: Child,
 }
 
-/// The `roster` binary built next to this one (`cargo build --release` builds both).
+/// The `roster` binary built next to this one (`cargo build --release` builds both), or
+/// the one `ROSTER_BENCH_SERVER` names (to measure an older build the same way).
 pub fn roster_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("ROSTER_BENCH_SERVER") {
+        return PathBuf::from(path);
+    }
     let me = std::env::current_exe().expect("own path");
     me.with_file_name("roster")
 }

@@ -44,15 +44,16 @@ impl CredentialCache {
         store: &dyn Store,
         api_key: &str,
     ) -> StoreResult<Option<AppCredentials>> {
-        let found = store.app_by_api_key(api_key).await?;
+        let Some(app) = store.app_by_api_key(api_key).await? else {
+            // Unknown keys take no lock: a flood of guesses must not stall the good ones.
+            return Ok(None);
+        };
         let mut known = self
             .known
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         known.retain(|_, (since, _)| since.elapsed() < REMEMBER_FOR);
-        if let Some(app) = &found {
-            known.insert(api_key.to_string(), (Instant::now(), app.clone()));
-        }
-        Ok(found)
+        known.insert(api_key.to_string(), (Instant::now(), app.clone()));
+        Ok(Some(app))
     }
 }

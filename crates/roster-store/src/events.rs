@@ -224,42 +224,50 @@ struct LatestVisits {
     last_location: Option<String>,
 }
 
-/// contact_pk, event_date, event_time, location, rank among visits, rank among located.
-type RankedVisit = (i64, String, Option<String>, Option<String>, i64, i64);
+/// contact pk, and the event_date, event_time of its latest visit and the location of its
+/// latest visit that has one.
+type LatestVisitRow = (i64, Option<String>, Option<String>, Option<String>);
 
-/// [`LatestVisits`] of each contact (those without visits are absent), in one query.
+/// [`LatestVisits`] of each contact, in one query. Each subquery walks
+/// `events_by_contact` backwards and stops at the first visit, so the cost does not grow
+/// with a contact's history.
 async fn latest_visits<C: Conn + ?Sized>(
     conn: &mut C,
     contact_pks: &[i64],
 ) -> StoreResult<HashMap<i64, LatestVisits>> {
+    const LATEST: &str = "FROM events e WHERE e.contact_pk = c.pk AND e.is_visit";
+    const ORDER: &str = "ORDER BY e.event_date DESC, e.event_clock DESC LIMIT 1";
     let mut params = Params::<C>::new();
     let listed = params.list(contact_pks.iter().copied());
     let sql = format!(
-        "SELECT contact_pk, event_date, event_time, location, newest, newest_located FROM (
-            SELECT contact_pk, event_date, event_time, location,
-                ROW_NUMBER() OVER (PARTITION BY contact_pk
-                    ORDER BY event_date DESC, event_clock DESC) AS newest,
-                ROW_NUMBER() OVER (PARTITION BY contact_pk, location IS NULL
-                    ORDER BY event_date DESC, event_clock DESC) AS newest_located
-            FROM events WHERE contact_pk IN ({listed}) AND is_visit) AS ranked
-         WHERE newest = 1 OR (newest_located = 1 AND location IS NOT NULL)"
+        "SELECT c.pk,
+            (SELECT e.event_date {LATEST} {ORDER}),
+            (SELECT e.event_time {LATEST} {ORDER}),
+            (SELECT e.location {LATEST} AND e.location IS NOT NULL {ORDER})
+         FROM contacts c WHERE c.pk IN ({listed})"
     );
-    let rows: Vec<RankedVisit> = conn.fetch_all(sql, params.into_args()).await?;
-    let mut latest: HashMap<i64, LatestVisits> = HashMap::new();
-    for (pk, date, time, location, newest, newest_located) in rows {
-        let visits = latest.entry(pk).or_default();
-        if newest == 1 {
-            let corrupt = || StoreError::Corrupt(format!("visit dates of contact pk {pk}"));
-            let date = Date::parse("", &date).map_err(|_| corrupt())?;
-            let time = time
-                .map(|t| EventTime::parse("", &t))
-                .transpose()
-                .map_err(|_| corrupt())?;
-            visits.last_visit = Some(event_instant(date, time.as_ref()));
-        }
-        if newest_located == 1 && location.is_some() {
-            visits.last_location = location;
-        }
+    let rows: Vec<LatestVisitRow> = conn.fetch_all(sql, params.into_args()).await?;
+    let mut latest = HashMap::with_capacity(rows.len());
+    for (pk, date, time, location) in rows {
+        let corrupt = || StoreError::Corrupt(format!("visit dates of contact pk {pk}"));
+        let last_visit = match date {
+            Some(date) => {
+                let date = Date::parse("", &date).map_err(|_| corrupt())?;
+                let time = time
+                    .map(|t| EventTime::parse("", &t))
+                    .transpose()
+                    .map_err(|_| corrupt())?;
+                Some(event_instant(date, time.as_ref()))
+            }
+            None => None,
+        };
+        latest.insert(
+            pk,
+            LatestVisits {
+                last_visit,
+                last_location: location,
+            },
+        );
     }
     Ok(latest)
 }

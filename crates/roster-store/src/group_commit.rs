@@ -15,9 +15,9 @@
 //! Some writes can also be merged with their neighbours into set-based statements (see
 //! [`Mergeable`]); the fast path does that, the savepoint path never does.
 
-use std::{any::Any, sync::Arc};
+use std::{any::Any, panic::AssertUnwindSafe, sync::Arc};
 
-use futures::future::BoxFuture;
+use futures::{FutureExt, future::BoxFuture};
 use roster_domain::{AppId, NewEvent};
 use tokio::sync::{mpsc, oneshot};
 
@@ -110,36 +110,67 @@ async fn write_batches<P: Pools>(pools: Arc<P>, mut jobs: mpsc::Receiver<Job<P::
         metrics::histogram!("roster_group_commit_batch_size").record(batch.len() as f64);
         let jobs = std::mem::take(&mut batch);
         let started = std::time::Instant::now();
-        match commit_together(&*pools, &jobs).await {
-            Ok(answers) => answer_all(jobs, answers),
-            Err(failure) => {
+        // A panicking write is a bug; it must cost its batch, not every later write.
+        let together = AssertUnwindSafe(commit_together(&*pools, &jobs))
+            .catch_unwind()
+            .await;
+        match together {
+            Ok(Ok(answers)) => answer_all(jobs, answers),
+            Ok(Err(Failure::Write(failure))) => {
                 tracing::debug!(%failure, "a grouped write failed; redoing the batch with savepoints");
                 metrics::counter!("roster_group_commit_redone_total").increment(1);
-                commit_each_in_savepoint(&*pools, jobs).await;
+                let redone = AssertUnwindSafe(commit_each_in_savepoint(&*pools, jobs))
+                    .catch_unwind()
+                    .await;
+                if redone.is_err() {
+                    // The callers' answer channels were dropped with the batch: they hear
+                    // that the writer failed them, and the writer goes on.
+                    tracing::error!("a grouped write panicked while redone with savepoints");
+                }
+            }
+            // Beginning or committing failed: nothing was written, and running the writes
+            // again could not help (or, after an ambiguous commit, could apply them twice).
+            Ok(Err(Failure::Transaction(failure))) => fail_all(jobs, &failure.to_string()),
+            Err(_) => {
+                tracing::error!("a grouped write panicked; its batch was rolled back");
+                fail_all(jobs, "a write panicked; it was rolled back");
             }
         }
         metrics::histogram!("roster_group_commit_seconds").record(started.elapsed().as_secs_f64());
     }
 }
 
+/// Why a batch's transaction did not commit.
+enum Failure {
+    /// A write failed (bad input, a conflict): the others deserve another try.
+    Write(StoreError),
+    /// The transaction could not begin or commit.
+    Transaction(StoreError),
+}
+
 /// The fast path: every write in one transaction, no savepoints. Any error rolls it all
-/// back (the transaction is dropped uncommitted) and the caller retries with savepoints.
-async fn commit_together<P: Pools>(pools: &P, jobs: &[Job<P::Conn>]) -> StoreResult<Vec<Answer>> {
-    let mut tx = pools.begin_write().await?;
+/// back (the transaction is dropped uncommitted).
+async fn commit_together<P: Pools>(
+    pools: &P,
+    jobs: &[Job<P::Conn>],
+) -> Result<Vec<Answer>, Failure> {
+    let mut tx = pools.begin_write().await.map_err(Failure::Transaction)?;
     let mut answers: Vec<Answer> = Vec::with_capacity(jobs.len());
     let mut rest = jobs;
     while let Some(job) = rest.first() {
         let events = merged_events(rest);
         if events.is_empty() {
-            answers.push((job.work)(&mut *tx).await?);
+            answers.push((job.work)(&mut *tx).await.map_err(Failure::Write)?);
             rest = &rest[1..];
         } else {
-            events::record_all(&mut *tx, &events).await?;
+            events::record_all(&mut *tx, &events)
+                .await
+                .map_err(Failure::Write)?;
             answers.extend(events.iter().map(|_| Box::new(()) as Answer));
             rest = &rest[events.len()..];
         }
     }
-    pools.commit(tx).await?;
+    pools.commit(tx).await.map_err(Failure::Transaction)?;
     Ok(answers)
 }
 
@@ -158,6 +189,12 @@ fn answer_all<C>(jobs: Vec<Job<C>>, answers: Vec<Answer>) {
     for (job, answer) in jobs.into_iter().zip(answers) {
         // A caller that stopped waiting (client gone) does not undo a committed write.
         let _ = job.done.send(Ok(answer));
+    }
+}
+
+fn fail_all<C>(jobs: Vec<Job<C>>, detail: &str) {
+    for job in jobs {
+        let _ = job.done.send(Err(StoreError::Busy(detail.to_string())));
     }
 }
 
@@ -182,12 +219,7 @@ async fn commit_each_in_savepoint<P: Pools>(pools: &P, jobs: Vec<Job<P::Conn>>) 
         }
         // The transaction itself failed (I/O error, disk full, busy): nothing committed,
         // and every caller hears why.
-        Err(failure) => {
-            let detail = failure.to_string();
-            for job in jobs {
-                let _ = job.done.send(Err(StoreError::Busy(detail.clone())));
-            }
-        }
+        Err(failure) => fail_all(jobs, &failure.to_string()),
     }
 }
 

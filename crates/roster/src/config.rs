@@ -290,7 +290,9 @@ impl Config {
                     .unwrap_or(defaults.request_timeout.as_secs());
                 // A send waits up to the inline timeout for the provider; a request timeout
                 // within it would cut off sends that are going well.
-                if timeout != 0 && timeout * 1000 <= layer.inline_send_timeout_ms.unwrap_or(3000) {
+                if timeout != 0
+                    && timeout.saturating_mul(1000) <= layer.inline_send_timeout_ms.unwrap_or(3000)
+                {
                     return Err(invalid(
                         "request_timeout_seconds",
                         "must be longer than inline_send_timeout_ms (or 0: no limit)".into(),

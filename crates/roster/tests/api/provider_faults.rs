@@ -386,7 +386,11 @@ async fn providers_down_for_a_minute_deliver_everything_once_afterwards_without_
             {
                 continue;
             }
-            assert_eq!(message["status"], "queued", "{message}");
+            // "sending" while a worker holds it for an attempt at this very moment.
+            assert!(
+                message["status"] == "queued" || message["status"] == "sending",
+                "{message}"
+            );
             let attempts = message["attempts"].as_u64().unwrap();
             assert!(
                 (1..=allowed).contains(&attempts),
