@@ -110,25 +110,32 @@ pub fn router(state: AppState) -> Router {
         .route("/getOptoutCustomers", post(legacy::get_optout_customers));
     // The concurrency bound and the timeout cover what clients send; the operations
     // endpoints stay outside so probes and scrapes answer while the API is saturated.
-    let api = Router::new()
-        .nest(V2, v2)
-        .nest("/v1/ExternalApi", v1)
-        .route(
-            "/webhooks/twilio/{app_id}/inbound",
-            post(webhooks::twilio_inbound),
-        )
-        .route(
-            "/webhooks/twilio/{app_id}/status",
-            post(webhooks::twilio_status),
-        )
-        .route(
-            "/forms/{form_id}",
-            get(form_page::show).post(form_page::submit),
-        )
-        .route_layer(axum::middleware::from_fn_with_state(
+    // Keyed API calls, Twilio's webhooks and the public form pages each get their own
+    // slots: anyone can post slow bodies to a form page or a webhook URL, and that must
+    // neither turn integrators away nor make Twilio drop an inbound STOP.
+    let guarded = |router: Router<AppState>| {
+        router.route_layer(axum::middleware::from_fn_with_state(
             protection::Guard::new(&state.settings.protection),
             protection::guard,
-        ));
+        ))
+    };
+    let keyed = guarded(Router::new().nest(V2, v2).nest("/v1/ExternalApi", v1));
+    let webhooks = guarded(
+        Router::new()
+            .route(
+                "/webhooks/twilio/{app_id}/inbound",
+                post(webhooks::twilio_inbound),
+            )
+            .route(
+                "/webhooks/twilio/{app_id}/status",
+                post(webhooks::twilio_status),
+            ),
+    );
+    let forms = guarded(Router::new().route(
+        "/forms/{form_id}",
+        get(form_page::show).post(form_page::submit),
+    ));
+    let api = keyed.merge(webhooks).merge(forms);
     api.route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

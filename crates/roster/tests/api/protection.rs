@@ -166,6 +166,14 @@ async fn past_the_concurrency_bound_requests_get_a_503_at_once_and_ops_endpoints
         let response = app.client.get(app.url(path)).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::OK, "{path}");
     }
+    // The public pages have slots of their own.
+    let page = app
+        .client
+        .get(app.url("/forms/no-such-form"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::NOT_FOUND);
 
     drop(held);
     let mut freed = false;
@@ -335,4 +343,29 @@ async fn bodies_past_the_json_limits_are_refused_naming_the_field_and_nothing_is
     }
 
     assert!(app.customers(json!({})).await.is_empty());
+}
+
+/// Anyone can post a slow body to a public form page; that must not take the slots of
+/// the keyed API.
+#[tokio::test]
+async fn slow_bodies_on_public_pages_do_not_take_the_apis_slots() {
+    let app = spawn(ProtectionSettings {
+        max_concurrent_requests: 1,
+        ..ProtectionSettings::off()
+    })
+    .await;
+    let mut held = TcpStream::connect(app.addr).await.expect("connect");
+    let head = format!(
+        "POST /forms/no-such-form HTTP/1.1\r\nHost: {}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\
+         Connection: close\r\n\r\nfirst_name=Held&",
+        app.addr
+    );
+    held.write_all(head.as_bytes()).await.expect("write");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let response = list_as(&app, &app.keys).await;
+
+    assert_eq!(response.status(), StatusCode::OK);
+    drop(held);
 }
