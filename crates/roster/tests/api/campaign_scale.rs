@@ -15,15 +15,15 @@ use std::{
 };
 
 use futures::{StreamExt, stream};
-use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::{
-    cli::{Served, log_problems, printed_value, serve_with, signal},
+    cli::{log_problems, serve_with, signal},
+    support::node_api::NodeApi as Api,
     support::{
         TestDb,
         messaging::{APP_NUMBER, FROM_EMAIL, SID, TOKEN},
-        read, require_postgres,
+        require_postgres,
         smtp::SmtpServer,
         twilio::TwilioFake,
     },
@@ -32,45 +32,7 @@ use crate::{
 /// newContact requests in flight while an audience is built.
 const IN_FLIGHT: usize = 32;
 
-/// Talks to any node with the keys the first one printed.
-struct Api {
-    client: reqwest::Client,
-    app_id: String,
-    api_key: String,
-    secret_key: String,
-}
-
 impl Api {
-    fn of(first: &Served) -> Api {
-        Api {
-            client: crate::support::http(),
-            app_id: printed_value(&first.printed, "app_id"),
-            api_key: printed_value(&first.printed, "api_key"),
-            secret_key: printed_value(&first.printed, "secret_key"),
-        }
-    }
-
-    async fn post(&self, base: &str, endpoint: &str, mut body: Value) -> (StatusCode, Value) {
-        body["app_id"] = json!(self.app_id);
-        let response = self
-            .client
-            .post(format!("{base}/v2/ExternalApi/{endpoint}"))
-            .header("X-API-KEY", &self.api_key)
-            .header("X-SECRET-KEY", &self.secret_key)
-            .json(&body)
-            .send()
-            .await
-            .unwrap_or_else(|err| panic!("{endpoint} through {base}: {err}"));
-        read(response).await
-    }
-
-    /// A request that must succeed.
-    async fn ok(&self, base: &str, endpoint: &str, body: Value) -> Value {
-        let (status, reply) = self.post(base, endpoint, body.clone()).await;
-        assert_eq!(status, StatusCode::OK, "{endpoint} {body}: {reply}");
-        reply
-    }
-
     /// The campaign as getCampaigns lists it.
     async fn campaign(&self, base: &str, id: &str) -> Value {
         let reply = self.ok(base, "getCampaigns", json!({"limit": 1000})).await;
@@ -81,26 +43,6 @@ impl Api {
             .find(|c| c["_id"] == id)
             .unwrap_or_else(|| panic!("campaign {id} not listed: {reply}"))
             .clone()
-    }
-
-    /// Every message of the app, page by page.
-    async fn messages(&self, base: &str) -> Vec<Value> {
-        let mut all = Vec::new();
-        loop {
-            let reply = self
-                .ok(
-                    base,
-                    "getMessages",
-                    json!({"limit": 1000, "offset": all.len()}),
-                )
-                .await;
-            let page = reply["members"].as_array().expect("members").clone();
-            let last = page.len() < 1000;
-            all.extend(page);
-            if last {
-                return all;
-            }
-        }
     }
 
     /// Creates `count` contacts, `IN_FLIGHT` at a time, round-robin over `bases`; returns

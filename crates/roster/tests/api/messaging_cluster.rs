@@ -22,8 +22,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::{
-    cli::{Served, log_problems, printed_value, serve_with, signal},
-    support::{TestDb, read, require_postgres, twilio::TwilioFake},
+    cli::{Served, log_problems, serve_with, signal},
+    support::node_api::NodeApi as Api,
+    support::{TestDb, require_postgres, twilio::TwilioFake},
 };
 
 const SID: &str = "AC0123456789abcdef0123456789abcdef";
@@ -125,42 +126,6 @@ async fn forward(
     }
 }
 
-/// Talks to the nodes with the first node's keys.
-struct Api {
-    client: reqwest::Client,
-    app_id: String,
-    api_key: String,
-    secret_key: String,
-}
-
-impl Api {
-    async fn post(&self, base: &str, path: &str, body: Value) -> (StatusCode, Value) {
-        let response = self
-            .client
-            .post(format!("{base}/v2/ExternalApi/{path}"))
-            .header("X-API-KEY", &self.api_key)
-            .header("X-SECRET-KEY", &self.secret_key)
-            .json(&body)
-            .send()
-            .await
-            .unwrap_or_else(|err| panic!("{path} through {base}: {err}"));
-        read(response).await
-    }
-
-    /// Every outbound message of the app, through `base`.
-    async fn messages(&self, base: &str) -> Vec<Value> {
-        let (status, reply) = self
-            .post(
-                base,
-                "getMessages",
-                json!({"app_id": self.app_id, "limit": 1000}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{reply}");
-        reply["members"].as_array().expect("members").clone()
-    }
-}
-
 fn number(i: usize) -> String {
     format!("+1212{}4567", 200 + i)
 }
@@ -197,12 +162,7 @@ async fn three_nodes_share_the_outbox_and_a_killed_node_loses_nothing() {
         .iter()
         .map(|node| node.log.clone())
         .collect();
-    let api = Api {
-        client: crate::support::http(),
-        app_id: printed_value(&first.printed, "app_id"),
-        api_key: printed_value(&first.printed, "api_key"),
-        secret_key: printed_value(&first.printed, "secret_key"),
-    };
+    let api = Api::of(&first);
     let bases = [first.base.clone(), second.base.clone(), third.base.clone()];
 
     let created = join_all((0..NUMBERS).map(|i| {

@@ -4,6 +4,7 @@
 pub mod browser;
 mod db;
 pub mod messaging;
+pub mod node_api;
 pub mod smtp;
 pub mod twilio;
 
