@@ -39,7 +39,11 @@ impl Phone {
         if raw.len() > 32 {
             return Err(invalid());
         }
-        let number = phonenumber::parse(Some(region.0), raw).map_err(|_| invalid())?;
+        // A number with its country code needs no default region, and must not get one:
+        // the parser read "+4312000" (Vienna) as "+432000" with region US, so the stored
+        // E.164 form did not parse back to itself (found by the parser property test).
+        let default_region = (!raw.starts_with('+')).then_some(region.0);
+        let number = phonenumber::parse(default_region, raw).map_err(|_| invalid())?;
         // "12345" parses; only a number valid for its region is one we can text.
         if !number.is_valid() {
             return Err(invalid());
@@ -69,6 +73,15 @@ mod tests {
 
     fn us(raw: &str) -> Result<Phone, InputError> {
         Phone::parse("phone", raw, PhoneRegion::default())
+    }
+
+    #[test]
+    fn a_number_with_its_country_code_ignores_the_default_region() {
+        for region in ["US", "GB", "AT"] {
+            let region = PhoneRegion::parse(region).unwrap();
+            let vienna = Phone::parse("phone", "+4312000", region).unwrap();
+            assert_eq!(vienna.as_str(), "+4312000", "{region}");
+        }
     }
 
     #[test]
