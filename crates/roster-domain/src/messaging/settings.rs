@@ -6,9 +6,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::Channel;
+use super::{Channel, Outgoing, Purpose, Template};
 use crate::{
-    Email, InputError,
+    Email, InputError, Phone,
     engagement::schedule::{QuietHours, interval, time_zone},
 };
 
@@ -193,6 +193,23 @@ impl MessagingSettings {
         self.optin_text.as_deref().unwrap_or(
             "Reply YES to receive text messages from us. Msg & data rates may apply. Reply STOP to opt out.",
         )
+    }
+
+    /// The double opt-in request this app texts to `phone` (its opt-in text, from its
+    /// default sender).
+    pub fn optin_message(&self, phone: &Phone) -> Result<Outgoing, InputError> {
+        Ok(Outgoing {
+            channel: Channel::Sms,
+            purpose: Purpose::OptinRequest,
+            contact: None,
+            to: phone.as_str().to_string(),
+            from: self.sms_sender(None)?,
+            from_name: None,
+            reply_to: None,
+            subject: None,
+            text: Some(Template::parse("optin_text", self.optin_text())?),
+            html: None,
+        })
     }
 
     pub fn help_text(&self) -> &str {

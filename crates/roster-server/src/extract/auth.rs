@@ -18,23 +18,22 @@ impl Authenticated {
         secret_key: &str,
     ) -> Result<Self, ApiError> {
         let invalid = || ApiError::Unauthorized("invalid API key or secret key".into());
-        let remembered = state
-            .credentials
-            .remembered(api_key)
-            .filter(|app| app.secret_hash.matches(secret_key));
-        let app = match remembered {
-            Some(app) => Some(app),
-            None => state.credentials.load(&*state.store, api_key).await?,
+        let app = match state.credentials.remembered(api_key) {
+            Some(app) if app.secret_hash.matches(secret_key) => app,
+            // Not remembered, or another secret (perhaps just rotated): ask the store.
+            _ => {
+                let Some(app) = state.credentials.load(&*state.store, api_key).await? else {
+                    // Spend the same hashing work as a real check so timing does not tell
+                    // which half of the pair was wrong.
+                    let _ = SecretHash::of("").matches(secret_key);
+                    return Err(invalid());
+                };
+                if !app.secret_hash.matches(secret_key) {
+                    return Err(invalid());
+                }
+                app
+            }
         };
-        let Some(app) = app else {
-            // Spend the same hashing work as a real check so timing does not tell which
-            // half of the pair was wrong.
-            let _ = SecretHash::of("").matches(secret_key);
-            return Err(invalid());
-        };
-        if !app.secret_hash.matches(secret_key) {
-            return Err(invalid());
-        }
         // Only now: a request with wrong keys must not spend the app's budget.
         state
             .rate_limiter

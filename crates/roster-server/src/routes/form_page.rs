@@ -14,7 +14,7 @@ use axum::{
 use roster_domain::{
     AppId, ContactFilter, ContactId, ContactIdentity, Page, Phone,
     engagement::{FieldError, FieldType, Form, HONEYPOT_FIELD},
-    messaging::{Channel, Outgoing, Purpose, Template, template::escape_html as escape},
+    messaging::template::escape_html as escape,
 };
 use roster_store::{OptinRequest, Trust};
 
@@ -112,18 +112,7 @@ async fn ask_for_optin(state: &AppState, app: &AppId, contact: ContactId, phone:
             },
             dob: None,
             min_age: settings.min_age(),
-            message: Outgoing {
-                channel: Channel::Sms,
-                purpose: Purpose::OptinRequest,
-                contact: None,
-                to: phone.as_str().to_string(),
-                from: settings.sms_sender(None)?,
-                from_name: None,
-                reply_to: None,
-                subject: None,
-                text: Some(Template::parse("optin_text", settings.optin_text())?),
-                html: None,
-            },
+            message: settings.optin_message(&phone)?,
             phone,
         };
         state.outbox.start_optin(app, &request).await?;

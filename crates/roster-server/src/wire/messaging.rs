@@ -217,18 +217,7 @@ impl OptinBody {
             },
             dob,
             min_age: settings.min_age(),
-            message: Outgoing {
-                channel: Channel::Sms,
-                purpose: Purpose::OptinRequest,
-                contact: None,
-                to: phone.as_str().to_string(),
-                from: settings.sms_sender(None)?,
-                from_name: None,
-                reply_to: None,
-                subject: None,
-                text: Some(Template::parse("optin_text", settings.optin_text())?),
-                html: None,
-            },
+            message: settings.optin_message(&phone)?,
             phone,
         })
     }
