@@ -295,7 +295,9 @@ impl<C: Conn + ?Sized> Params<C> {
         }
     }
 
-    /// Adds a value and returns its placeholder.
+    /// Adds a value and returns its placeholder. Placeholders must appear in the SQL in
+    /// the order their values were added: SQLite binds `?` by position, so a value added
+    /// out of order binds to the wrong place there (and only there).
     pub fn add(&mut self, value: impl Into<Arg>) -> String {
         self.args.push(value.into());
         if C::ANONYMOUS_PARAMS {
