@@ -1,10 +1,10 @@
 //! newEvent, getCustomerEvents and getAttributeEvents.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use roster_domain::{
     AppId, Contact, ContactId, ContactIdentity, Date, Event, EventTime, EventTypeSummary, NewEvent,
-    Page, Timestamp, event::event_instant, ids::new_object_id,
+    Page, Timestamp, ids::new_object_id,
 };
 use serde_json::Value;
 
@@ -13,7 +13,7 @@ pub use batch::record_all;
 
 use crate::{
     StoreError, StoreResult,
-    conn::{Arg, Conn, Filtered, Params, args, page_args},
+    conn::{Arg, Conn, Filtered, args, page_args},
     contacts::{
         identity::{self, Purpose},
         writes::{ensure_user_id_free, insert_row, update_row},
@@ -83,8 +83,9 @@ impl EventRow {
     }
 }
 
-/// newEvent: finds (or creates) the contact, upserts the event by the caller's id, keeps
-/// the event-field catalogue and the contact's last visit.
+/// newEvent: finds (or creates) the contact, upserts the event by the caller's id and keeps
+/// the event-field catalogue. The contact's row is left alone: its last visit and last
+/// location are read from its events (`rows::contact_columns`).
 pub async fn record<C: Conn + ?Sized>(
     conn: &mut C,
     app: &AppId,
@@ -95,29 +96,13 @@ pub async fn record<C: Conn + ?Sized>(
     keys.push(format!("event:{app}:{}", event.id));
     conn.lock_keys(&mut keys).await?;
     let contact = contact_for(conn, app, &event.identity, now).await?;
-    let contact_pk = contact.pk;
-    let previous: Option<(i64, bool)> = conn
-        .fetch_optional(
-            "SELECT contact_pk, is_visit FROM events WHERE app_id = $1 AND id = $2",
-            args![app.as_str(), event.id.as_str()],
-        )
-        .await?;
-    upsert_row(conn, app, contact_pk, event, now).await?;
+    upsert_row(conn, app, contact.pk, event, now).await?;
     for field in event.data_fields() {
         conn.execute(
             "INSERT INTO event_fields (app_id, event_type, field) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
             args![app.as_str(), event.event_type.as_str(), field],
         )
         .await?;
-    }
-    if event.is_visit || previous.is_some_and(|(_, was_visit)| was_visit) {
-        refresh_last_visit(conn, contact, now).await?;
-    }
-    // A re-sent event may name another contact: the one it left may have lost a visit.
-    if let Some((old_pk, true)) = previous.filter(|(old_pk, _)| *old_pk != contact_pk)
-        && let Some(old) = identity::load(conn, old_pk, Purpose::Write).await?
-    {
-        refresh_last_visit(conn, old, now).await?;
     }
     Ok(())
 }
@@ -145,6 +130,21 @@ async fn contact_for<C: Conn + ?Sized>(
     Ok(StoredContact { pk, contact })
 }
 
+/// The start of every events upsert; VALUES rows follow, then [`ON_EVENT_CONFLICT`].
+const INSERT_EVENTS: &str = "INSERT INTO events (app_id, public_id, id, contact_pk, event_type,
+    event_name, event_date, event_time, event_clock, is_visit, is_purchase, location, event_data,
+    created_date, updated_date) VALUES ";
+
+/// Re-sending an event id updates that event (contract, newEvent); its `_id` and
+/// `created_date` stay.
+const ON_EVENT_CONFLICT: &str = " ON CONFLICT (app_id, id) DO UPDATE SET
+    contact_pk = excluded.contact_pk, event_type = excluded.event_type,
+    event_name = excluded.event_name, event_date = excluded.event_date,
+    event_time = excluded.event_time, event_clock = excluded.event_clock,
+    is_visit = excluded.is_visit, is_purchase = excluded.is_purchase,
+    location = excluded.location, event_data = excluded.event_data,
+    updated_date = excluded.updated_date";
+
 async fn upsert_row<C: Conn + ?Sized>(
     conn: &mut C,
     app: &AppId,
@@ -153,19 +153,11 @@ async fn upsert_row<C: Conn + ?Sized>(
     now: Timestamp,
 ) -> StoreResult<()> {
     let values = upsert_values(app, new_object_id(now.datetime()), contact_pk, event, now);
-    conn.execute(
-        "INSERT INTO events (app_id, public_id, id, contact_pk, event_type, event_name, event_date,
-            event_time, event_clock, is_visit, is_purchase, location, event_data, created_date, updated_date)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)
-         ON CONFLICT (app_id, id) DO UPDATE SET contact_pk = excluded.contact_pk,
-            event_type = excluded.event_type, event_name = excluded.event_name,
-            event_date = excluded.event_date, event_time = excluded.event_time,
-            event_clock = excluded.event_clock, is_visit = excluded.is_visit,
-            is_purchase = excluded.is_purchase, location = excluded.location,
-            event_data = excluded.event_data, updated_date = excluded.updated_date",
-        values,
-    )
-    .await?;
+    let sql = format!(
+        "{INSERT_EVENTS} ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) \
+         {ON_EVENT_CONFLICT}"
+    );
+    conn.execute(sql, values).await?;
     Ok(())
 }
 
@@ -197,79 +189,6 @@ fn upsert_values(
         event.data.as_ref().map(Value::to_string),
         now.to_rfc3339(),
     ]
-}
-
-/// Sets the contact's last visit (and last location) from its latest visit events.
-async fn refresh_last_visit<C: Conn + ?Sized>(
-    conn: &mut C,
-    mut stored: StoredContact,
-    now: Timestamp,
-) -> StoreResult<()> {
-    let latest = latest_visits(conn, &[stored.pk])
-        .await?
-        .remove(&stored.pk)
-        .unwrap_or_default();
-    stored.contact.last_visit = latest.last_visit;
-    if let Some(location) = latest.last_location {
-        stored.contact.last_location = Some(location);
-    }
-    stored.contact.updated_date = now;
-    update_row(conn, stored.pk, &stored.contact).await
-}
-
-/// A contact's latest visit, and the location of its latest visit that has one.
-#[derive(Debug, Default)]
-struct LatestVisits {
-    last_visit: Option<Timestamp>,
-    last_location: Option<String>,
-}
-
-/// contact pk, and the event_date, event_time of its latest visit and the location of its
-/// latest visit that has one.
-type LatestVisitRow = (i64, Option<String>, Option<String>, Option<String>);
-
-/// [`LatestVisits`] of each contact, in one query. Each subquery walks
-/// `events_by_contact` backwards and stops at the first visit, so the cost does not grow
-/// with a contact's history.
-async fn latest_visits<C: Conn + ?Sized>(
-    conn: &mut C,
-    contact_pks: &[i64],
-) -> StoreResult<HashMap<i64, LatestVisits>> {
-    const LATEST: &str = "FROM events e WHERE e.contact_pk = c.pk AND e.is_visit";
-    const ORDER: &str = "ORDER BY e.event_date DESC, e.event_clock DESC LIMIT 1";
-    let mut params = Params::<C>::new();
-    let listed = params.list(contact_pks.iter().copied());
-    let sql = format!(
-        "SELECT c.pk,
-            (SELECT e.event_date {LATEST} {ORDER}),
-            (SELECT e.event_time {LATEST} {ORDER}),
-            (SELECT e.location {LATEST} AND e.location IS NOT NULL {ORDER})
-         FROM contacts c WHERE c.pk IN ({listed})"
-    );
-    let rows: Vec<LatestVisitRow> = conn.fetch_all(sql, params.into_args()).await?;
-    let mut latest = HashMap::with_capacity(rows.len());
-    for (pk, date, time, location) in rows {
-        let corrupt = || StoreError::Corrupt(format!("visit dates of contact pk {pk}"));
-        let last_visit = match date {
-            Some(date) => {
-                let date = Date::parse("", &date).map_err(|_| corrupt())?;
-                let time = time
-                    .map(|t| EventTime::parse("", &t))
-                    .transpose()
-                    .map_err(|_| corrupt())?;
-                Some(event_instant(date, time.as_ref()))
-            }
-            None => None,
-        };
-        latest.insert(
-            pk,
-            LatestVisits {
-                last_visit,
-                last_location: location,
-            },
-        );
-    }
-    Ok(latest)
 }
 
 /// getCustomerEvents filters.

@@ -2,7 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use roster_domain::{Consent, Contact, ContactId, Date, Email, Phone, Profile, Timestamp};
+use roster_domain::{
+    Consent, Contact, ContactId, Date, Email, EventTime, Phone, Profile, Timestamp,
+    event::event_instant,
+};
 use serde_json::Value;
 
 use crate::{
@@ -10,13 +13,22 @@ use crate::{
     conn::{Arg, args},
 };
 
-/// The columns every contact query selects, in [`ContactRow`]'s order.
+/// The columns every contact query selects, in [`ContactRow`]'s order. The last location
+/// and the last visit come from the contact's newest visit events: each subquery walks
+/// `events_by_contact` backwards and stops at the first match, so its cost does not grow
+/// with the contact's history.
 macro_rules! contact_columns {
     () => {
         "c.pk, c.id, c.user_id, c.first_name, c.last_name, c.email, c.phone, c.address, c.city, \
-         c.state, c.zip, c.source, c.dob, c.gender, c.type, c.status, c.location, c.last_location, \
+         c.state, c.zip, c.source, c.dob, c.gender, c.type, c.status, c.location, \
+         (SELECT e.location FROM events e WHERE e.contact_pk = c.pk AND e.is_visit \
+            AND e.location IS NOT NULL ORDER BY e.event_date DESC, e.event_clock DESC LIMIT 1) \
+            AS last_location, \
          c.custom, c.tags, c.sms_optin, c.sms_optin_date, c.sms_optout, c.sms_optout_date, \
-         c.email_optout, c.email_optout_date, c.created_date, c.updated_date, c.last_visit_date"
+         c.email_optout, c.email_optout_date, c.created_date, c.updated_date, \
+         (SELECT e.event_date || ' ' || e.event_clock FROM events e \
+            WHERE e.contact_pk = c.pk AND e.is_visit \
+            ORDER BY e.event_date DESC, e.event_clock DESC LIMIT 1) AS last_visit"
     };
 }
 pub(crate) use contact_columns;
@@ -52,7 +64,8 @@ pub struct ContactRow {
     email_optout_date: Option<String>,
     created_date: String,
     updated_date: String,
-    last_visit_date: Option<String>,
+    /// `event_date event_clock` of the newest visit.
+    last_visit: Option<String>,
 }
 
 impl ContactRow {
@@ -83,7 +96,11 @@ impl ContactRow {
                     "email_optout_date",
                 )?,
             },
-            last_visit: optional_timestamp(&self.last_visit_date, "last_visit_date")?,
+            last_visit: self
+                .last_visit
+                .as_deref()
+                .map(|v| visit_instant(v).ok_or_else(|| corrupt("latest visit")))
+                .transpose()?,
             created_date: timestamp(&self.created_date, "created_date")?,
             updated_date: timestamp(&self.updated_date, "updated_date")?,
             id: ContactId::from_trusted(self.id),
@@ -128,7 +145,7 @@ impl TryFrom<ContactRow> for StoredContact {
 }
 
 /// The values of a contact's columns, in the order of the INSERT and UPDATE statements
-/// (`user_id` through `last_visit_date`).
+/// (`user_id` through `updated_date`).
 pub fn contact_values(c: &Contact) -> Vec<Arg> {
     let p = &c.profile;
     let ts = |t: Option<Timestamp>| t.map(Timestamp::to_rfc3339);
@@ -149,7 +166,6 @@ pub fn contact_values(c: &Contact) -> Vec<Arg> {
         p.kind.clone(),
         p.status.clone(),
         p.location.clone(),
-        c.last_location.clone(),
         Value::Object(c.custom.clone().into_iter().collect()).to_string(),
         Value::from(c.tags.clone()).to_string(),
         c.consent.sms_optin,
@@ -160,6 +176,14 @@ pub fn contact_values(c: &Contact) -> Vec<Arg> {
         ts(c.consent.email_optout_date),
         c.created_date.to_rfc3339(),
         c.updated_date.to_rfc3339(),
-        ts(c.last_visit),
     ]
+}
+
+/// The instant of a visit from its stored `event_date` and `event_clock` (`2025-03-05
+/// 18:30:00`), as newEvent reads them (UTC).
+fn visit_instant(stored: &str) -> Option<Timestamp> {
+    let (date, clock) = stored.split_once(' ')?;
+    let date = Date::parse("", date).ok()?;
+    let clock = EventTime::parse("", clock).ok()?;
+    Some(event_instant(date, Some(&clock)))
 }

@@ -92,8 +92,9 @@ impl SqlStore<SqlitePools> {
             .connect_with(
                 connect
                     .clone()
-                    .pragma("cache_size", "-65536")
-                    .pragma("wal_autocheckpoint", "10000"),
+                    .pragma("cache_size", "-16384")
+                    .pragma("wal_autocheckpoint", "10000")
+                    .pragma("temp_store", "memory"),
             )
             .await?;
         MIGRATOR.run(&writes).await?;

@@ -237,11 +237,11 @@ pub async fn insert_row<C: Conn + ?Sized>(
     values.extend(contact_values(contact));
     conn.fetch_optional(
         "INSERT INTO contacts (app_id, id, user_id, first_name, last_name, email, email_lc, phone,
-            address, city, state, zip, source, dob, gender, type, status, location, last_location,
+            address, city, state, zip, source, dob, gender, type, status, location,
             custom, tags, sms_optin, sms_optin_date, sms_optout, sms_optout_date, email_optout,
-            email_optout_date, created_date, updated_date, last_visit_date)
+            email_optout_date, created_date, updated_date)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-            $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30)
+            $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)
          RETURNING pk",
         values,
     )
@@ -260,11 +260,11 @@ pub async fn update_row<C: Conn + ?Sized>(
     conn.execute(
         "UPDATE contacts SET user_id = $1, first_name = $2, last_name = $3, email = $4, email_lc = $5,
             phone = $6, address = $7, city = $8, state = $9, zip = $10, source = $11, dob = $12,
-            gender = $13, type = $14, status = $15, location = $16, last_location = $17,
-            custom = $18, tags = $19, sms_optin = $20, sms_optin_date = $21, sms_optout = $22,
-            sms_optout_date = $23, email_optout = $24, email_optout_date = $25,
-            created_date = $26, updated_date = $27, last_visit_date = $28
-         WHERE pk = $29",
+            gender = $13, type = $14, status = $15, location = $16,
+            custom = $17, tags = $18, sms_optin = $19, sms_optin_date = $20, sms_optout = $21,
+            sms_optout_date = $22, email_optout = $23, email_optout_date = $24,
+            created_date = $25, updated_date = $26
+         WHERE pk = $27",
         values,
     )
     .await?;

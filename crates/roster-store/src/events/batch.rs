@@ -1,16 +1,16 @@
 //! newEvent for a whole group-committed batch with a handful of set-based statements.
 //!
 //! Through SQLite's single writer each statement is a round trip to its thread, and the
-//! one-by-one path ([`super::record`]) takes eight of them per visit. Here a batch of
-//! events costs a few statements in all, when every event takes the common path: a new
-//! event id, for a contact named by `user_id` alone (found, or created minimal). Any other
+//! one-by-one path ([`super::record`]) takes a few of them per event. Here a batch of
+//! events costs three statements in all, when every event names its contact by `user_id`
+//! alone (found, or created minimal) and no event id repeats within the batch. Any other
 //! batch is written one event at a time, so the rules stay those of [`super::record`].
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use roster_domain::{AppId, Contact, ContactId, NewEvent, Timestamp, ids::new_object_id};
 
-use super::{LatestVisits, latest_visits, upsert_values};
+use super::{INSERT_EVENTS, ON_EVENT_CONFLICT, upsert_values};
 use crate::{
     StoreResult,
     conn::{Conn, Params},
@@ -33,14 +33,11 @@ pub async fn record_all<C: Conn + ?Sized>(
             .1
             .push(event);
     }
-    for (app, of_app) in by_app.values() {
-        if any_exists(conn, app, of_app).await? {
-            return one_by_one(conn, events).await;
-        }
-    }
     let now = Timestamp::now();
     for (app, of_app) in by_app.values() {
-        record_new(conn, app, of_app, now).await?;
+        let contacts = contacts_by_user_id(conn, app, of_app, now).await?;
+        upsert_events(conn, app, of_app, &|event| contacts[user_id(event)], now).await?;
+        catalogue_fields(conn, app, of_app).await?;
     }
     Ok(())
 }
@@ -64,55 +61,13 @@ fn takes_common_path(event: &NewEvent) -> bool {
         && identity.phone.is_none()
 }
 
-/// The same event id twice is an update of the first: the one-by-one path handles it.
+/// The same event id twice is an update of the first: the one-by-one path handles it
+/// (one statement may not upsert a row twice on PostgreSQL, and order matters).
 fn has_repeats(events: &[&(AppId, NewEvent)]) -> bool {
     let mut seen = BTreeSet::new();
     !events
         .iter()
         .all(|(app, event)| seen.insert((app.as_str(), event.id.as_str())))
-}
-
-/// Whether any of these event ids is already stored (a re-send: an update).
-async fn any_exists<C: Conn + ?Sized>(
-    conn: &mut C,
-    app: &AppId,
-    events: &[&NewEvent],
-) -> StoreResult<bool> {
-    let mut params = Params::<C>::new();
-    let sql = format!(
-        "SELECT CAST(COUNT(*) AS BIGINT) FROM events WHERE app_id = {} AND id IN ({})",
-        params.add(app.as_str()),
-        params.list(events.iter().map(|e| e.id.as_str()))
-    );
-    let (count,): (i64,) = conn
-        .fetch_optional(sql, params.into_args())
-        .await?
-        .unwrap_or_default();
-    Ok(count > 0)
-}
-
-async fn record_new<C: Conn + ?Sized>(
-    conn: &mut C,
-    app: &AppId,
-    events: &[&NewEvent],
-    now: Timestamp,
-) -> StoreResult<()> {
-    let contacts = contacts_by_user_id(conn, app, events, now).await?;
-    let pk_of = |event: &NewEvent| contacts[user_id(event)];
-    insert_events(conn, app, events, &pk_of, now).await?;
-    catalogue_fields(conn, app, events).await?;
-    let mut visited: Vec<i64> = events
-        .iter()
-        .filter(|e| e.is_visit)
-        .map(|e| pk_of(e))
-        .collect();
-    visited.sort_unstable();
-    visited.dedup();
-    if !visited.is_empty() {
-        let latest = latest_visits(conn, &visited).await?;
-        set_last_visits(conn, &latest, now).await?;
-    }
-    Ok(())
 }
 
 fn user_id(event: &NewEvent) -> &str {
@@ -147,7 +102,8 @@ async fn contacts_by_user_id<C: Conn + ?Sized>(
     Ok(pks)
 }
 
-async fn insert_events<C: Conn + ?Sized>(
+/// New events are inserted, re-sent ids update theirs (contract, newEvent).
+async fn upsert_events<C: Conn + ?Sized>(
     conn: &mut C,
     app: &AppId,
     events: &[&NewEvent],
@@ -162,12 +118,7 @@ async fn insert_events<C: Conn + ?Sized>(
         // `updated_date` starts as `created_date`.
         rows.push(format!("({listed}, {})", params.add(now.to_rfc3339())));
     }
-    let sql = format!(
-        "INSERT INTO events (app_id, public_id, id, contact_pk, event_type, event_name, event_date,
-            event_time, event_clock, is_visit, is_purchase, location, event_data, created_date, updated_date)
-         VALUES {}",
-        rows.join(", ")
-    );
+    let sql = format!("{INSERT_EVENTS}{}{ON_EVENT_CONFLICT}", rows.join(", "));
     conn.execute(sql, params.into_args()).await?;
     Ok(())
 }
@@ -202,36 +153,6 @@ async fn catalogue_fields<C: Conn + ?Sized>(
         .collect();
     let sql = format!(
         "INSERT INTO event_fields (app_id, event_type, field) VALUES {} ON CONFLICT DO NOTHING",
-        rows.join(", ")
-    );
-    conn.execute(sql, params.into_args()).await?;
-    Ok(())
-}
-
-/// One UPDATE for all the contacts whose latest visit may have changed. The rows come in as
-/// a VALUES list (SQLite's `UPDATE ... FROM`; only SQLite groups commits).
-async fn set_last_visits<C: Conn + ?Sized>(
-    conn: &mut C,
-    latest: &HashMap<i64, LatestVisits>,
-    now: Timestamp,
-) -> StoreResult<()> {
-    let mut params = Params::<C>::new();
-    let updated = params.add(now.to_rfc3339());
-    let rows: Vec<String> = latest
-        .iter()
-        .map(|(pk, visits)| {
-            format!(
-                "({}, {}, {})",
-                params.add(*pk),
-                params.add(visits.last_visit.map(Timestamp::to_rfc3339)),
-                params.add(visits.last_location.clone())
-            )
-        })
-        .collect();
-    let sql = format!(
-        "UPDATE contacts SET last_visit_date = v.column2,
-            last_location = COALESCE(v.column3, contacts.last_location), updated_date = {updated}
-         FROM (VALUES {}) AS v WHERE contacts.pk = v.column1",
         rows.join(", ")
     );
     conn.execute(sql, params.into_args()).await?;
