@@ -83,10 +83,17 @@ impl SqlStore<SqlitePools> {
             .busy_timeout(options.busy_timeout)
             .foreign_keys(true);
         // SQLite's default page cache is 2 MiB: with a million contacts nearly every page
-        // the writer touched came from the kernel again. The writer gets 64 MiB, each
-        // reader 16 MiB (memory is taken only as pages are used). Checkpoints copy the WAL
-        // into the database and fsync it; every 10,000 pages (~40 MiB) instead of 1,000
-        // makes that one tenth as often, for a WAL that is still small.
+        // the writer touched came from the kernel again. The writer and each reader get
+        // 16 MiB (memory is taken only as pages are used). Not more for the writer: in a
+        // database under 1 GiB, SQLite (3.51) scans the writer's whole page-cache hash
+        // table at every commit once a B-tree split has used the lock page's number as a
+        // temporary, and with 64 MiB that scan was 6% of newEvent's CPU.
+        // Checkpoints copy the WAL into the database and fsync it; every 10,000 pages
+        // (~40 MiB) instead of 1,000 makes that one tenth as often, for a WAL that is
+        // still small.
+        // `temp_store=memory` keeps statement journals in memory: a multi-row upsert
+        // needs one, and past 64 KiB SQLite spilled it to a temporary file, a write
+        // syscall per page (10% of newEvent's CPU).
         let writes = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(
