@@ -83,11 +83,12 @@ impl SqlStore<SqlitePools> {
             .busy_timeout(options.busy_timeout)
             .foreign_keys(true);
         // SQLite's default page cache is 2 MiB: with a million contacts nearly every page
-        // the writer touched came from the kernel again. The writer and each reader get
-        // 16 MiB (memory is taken only as pages are used). Not more for the writer: in a
-        // database under 1 GiB, SQLite (3.51) scans the writer's whole page-cache hash
-        // table at every commit once a B-tree split has used the lock page's number as a
-        // temporary, and with 64 MiB that scan was 6% of newEvent's CPU.
+        // the writer touched came from the kernel again. The writer gets 64 MiB, each
+        // reader 16 MiB (memory is taken only as pages are used). (In a database under
+        // 1 GiB, SQLite 3.51 scans the writer's whole page-cache hash table at every
+        // commit once a B-tree split has used the lock page's number as a temporary key:
+        // 6% of newEvent's CPU on the benchmark's 400 MB database, a quarter of that with
+        // a 16 MiB cache. Databases past 1 GiB never pay it and keep their larger cache.)
         // Checkpoints copy the WAL into the database and fsync it; every 10,000 pages
         // (~40 MiB) instead of 1,000 makes that one tenth as often, for a WAL that is
         // still small.
@@ -99,7 +100,7 @@ impl SqlStore<SqlitePools> {
             .connect_with(
                 connect
                     .clone()
-                    .pragma("cache_size", "-16384")
+                    .pragma("cache_size", "-65536")
                     .pragma("wal_autocheckpoint", "10000")
                     .pragma("temp_store", "memory"),
             )
