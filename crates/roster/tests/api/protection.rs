@@ -345,6 +345,51 @@ async fn bodies_past_the_json_limits_are_refused_naming_the_field_and_nothing_is
     assert!(app.customers(json!({})).await.is_empty());
 }
 
+/// The hosted form page takes form-encoded bodies from anyone: more than 256 parameters,
+/// or a value past 16 KiB, is a 413 before anything is decoded or stored.
+#[tokio::test]
+async fn form_bodies_past_the_limits_are_refused_and_nothing_is_stored() {
+    let app = spawn(ProtectionSettings::off()).await;
+    let (status, reply) = app
+        .post(
+            "newForm",
+            json!({"id": "signup", "name": "Sign-up", "fields": [
+                {"name": "first_name", "label": "First name", "type": "text", "required": true},
+                {"name": "email", "label": "Email", "type": "email", "required": true}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    let form = reply["_id"].as_str().unwrap().to_string();
+    let valid = [("first_name", "Ana"), ("email", "ana@example.com")];
+    let many: Vec<(String, String)> = valid
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .chain((0..300).map(|i| (format!("extra{i}"), "x".to_string())))
+        .collect();
+    let long = vec![
+        ("first_name".to_string(), "y".repeat(17 * 1024)),
+        ("email".to_string(), "ana@example.com".to_string()),
+    ];
+
+    for (what, fields) in [("300 parameters", many), ("a 17 KiB value", long)] {
+        let response = app
+            .client
+            .post(app.url(&format!("/forms/{form}")))
+            .form(&fields)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE, "{what}");
+    }
+
+    assert!(app.customers(json!({})).await.is_empty());
+    assert!(
+        app.members("getFormSubmissions", json!({"form_id": form}))
+            .await
+            .is_empty()
+    );
+}
+
 /// Anyone can post a slow body to a public form page; that must not take the slots of
 /// the keyed API.
 #[tokio::test]
