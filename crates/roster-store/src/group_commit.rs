@@ -13,7 +13,8 @@
 //! closures that can run more than once; they read their input from shared data.
 //!
 //! Some writes can also be merged with their neighbours into set-based statements (see
-//! [`Mergeable`]); the fast path does that, the savepoint path never does.
+//! [`Mergeable`]). The fast path does that; the savepoint path tries each merged run in
+//! one savepoint and splits it into one savepoint per write only if that run fails.
 
 use std::{any::Any, panic::AssertUnwindSafe, sync::Arc};
 
@@ -199,13 +200,26 @@ fn fail_all<C>(jobs: Vec<Job<C>>, detail: &str) {
 }
 
 /// The slow path after a failure: each write in its own savepoint, so a failing one is
-/// answered with its own error and the others still commit together.
+/// answered with its own error and the others still commit together. A run of mergeable
+/// newEvents first tries its merged form in one savepoint: one bad newContact in a batch
+/// must not cost hundreds of events their shared statements. Only a run whose merged form
+/// fails is split into one savepoint per event.
 async fn commit_each_in_savepoint<P: Pools>(pools: &P, jobs: Vec<Job<P::Conn>>) {
     let outcome = async {
         let mut tx = pools.begin_write().await?;
         let mut outcomes = Vec::with_capacity(jobs.len());
-        for job in &jobs {
-            outcomes.push(in_savepoint(&mut *tx, &job.work).await?);
+        let mut rest = &jobs[..];
+        while !rest.is_empty() {
+            let events = merged_events(rest);
+            let run = events.len().max(1);
+            if events.len() > 1 && merged_in_savepoint(&mut *tx, &events).await? {
+                outcomes.extend(events.iter().map(|_| Ok(Box::new(()) as Answer)));
+            } else {
+                for job in &rest[..run] {
+                    outcomes.push(in_savepoint(&mut *tx, &job.work).await?);
+                }
+            }
+            rest = &rest[run..];
         }
         pools.commit(tx).await?;
         StoreResult::Ok(outcomes)
@@ -221,6 +235,23 @@ async fn commit_each_in_savepoint<P: Pools>(pools: &P, jobs: Vec<Job<P::Conn>>) 
         // and every caller hears why.
         Err(failure) => fail_all(jobs, &failure.to_string()),
     }
+}
+
+/// Runs a run of newEvents merged inside a savepoint: `Ok(false)` when the merged form
+/// failed and was rolled back (its events are then written one by one).
+async fn merged_in_savepoint<C: Conn>(
+    conn: &mut C,
+    events: &[&(AppId, NewEvent)],
+) -> StoreResult<bool> {
+    conn.execute("SAVEPOINT grouped_run", vec![]).await?;
+    let merged = events::record_all(conn, events).await.is_ok();
+    if !merged {
+        conn.execute("ROLLBACK TO SAVEPOINT grouped_run", vec![])
+            .await?;
+    }
+    conn.execute("RELEASE SAVEPOINT grouped_run", vec![])
+        .await?;
+    Ok(merged)
 }
 
 /// Runs one write inside a savepoint. The outer error means the transaction is unusable;

@@ -695,3 +695,58 @@ async fn concurrent_events_are_each_answered_for_themselves() {
         .await;
     assert_eq!(none["members"], json!([]));
 }
+
+/// A newContact that fails inside a shared commit (an `_id` no contact has) is refused
+/// alone: the newEvents around it, merged or not when the batch is redone, all commit.
+#[tokio::test]
+async fn a_failing_write_among_concurrent_events_is_refused_alone() {
+    let app = TestApp::spawn().await;
+    const USERS: usize = 20;
+    let mut sends = Vec::new();
+    for n in 0..USERS * 10 {
+        sends.push((
+            "newEvent",
+            event(
+                &format!("e{n}"),
+                json!({"user_id": format!("u{}", n % USERS), "is_visit": true}),
+            ),
+        ));
+        if n % 20 == 0 {
+            sends.push((
+                "newContact",
+                contact(
+                    "Nobody",
+                    json!({"_id": "000000000000000000000000", "user_id": format!("x{n}")}),
+                ),
+            ));
+        }
+    }
+    let answers = futures::future::join_all(
+        sends
+            .iter()
+            .map(|(endpoint, body)| app.post(endpoint, body.clone())),
+    )
+    .await;
+
+    for ((endpoint, body), (status, reply)) in sends.iter().zip(&answers) {
+        if *endpoint == "newContact" {
+            assert_eq!(
+                (*status, reply["field"].as_str()),
+                (StatusCode::BAD_REQUEST, Some("_id")),
+                "{body}: {reply}"
+            );
+        } else {
+            assert_eq!(*status, StatusCode::OK, "{body}: {reply}");
+        }
+    }
+    let customers = app.customers(json!({"limit": 100})).await;
+    assert_eq!(
+        customers.len(),
+        USERS,
+        "no contact from a refused newContact"
+    );
+    for user in 0..USERS {
+        let events = events_of(&app, json!({"user_id": format!("u{user}"), "limit": 100})).await;
+        assert_eq!(events.len(), 10, "u{user}");
+    }
+}
