@@ -144,11 +144,13 @@ pub struct Contact {
     pub email: Option<Email>,
     pub phone: Option<Phone>,
     pub profile: Profile,
+    /// The location of the latest visit that names one. Read from the events, never
+    /// stored: writing a contact ignores it.
     pub last_location: Option<String>,
     pub custom: BTreeMap<String, Value>,
     pub tags: Vec<String>,
     pub consent: Consent,
-    /// The latest visit (an event with `is_visit`).
+    /// The latest visit (an event with `is_visit`). Read from the events, never stored.
     pub last_visit: Option<Timestamp>,
     pub created_date: Timestamp,
     pub updated_date: Timestamp,
@@ -181,14 +183,7 @@ impl Contact {
         fill(&mut self.user_id, retired.user_id);
         fill(&mut self.email, retired.email);
         fill(&mut self.phone, retired.phone);
-        // The later visit decides where the contact was last seen.
-        if retired.last_visit > self.last_visit {
-            self.last_visit = retired.last_visit;
-            if retired.last_location.is_some() {
-                self.last_location = retired.last_location.clone();
-            }
-        }
-        fill(&mut self.last_location, retired.last_location);
+        // The last visit and location follow the retired contact's events, which move.
         self.profile.fill_from(&retired.profile);
         for (name, value) in retired.custom {
             self.custom.entry(name).or_insert(value);

@@ -61,8 +61,9 @@ fn takes_common_path(event: &NewEvent) -> bool {
         && identity.phone.is_none()
 }
 
-/// The same event id twice is an update of the first: the one-by-one path handles it
-/// (one statement may not upsert a row twice on PostgreSQL, and order matters).
+/// The same event id twice is an update of the first: the one-by-one path applies them in
+/// order (an upsert statement naming a row twice is refused by PostgreSQL, and this module
+/// should not rely on SQLite applying its rows in order).
 fn has_repeats(events: &[&(AppId, NewEvent)]) -> bool {
     let mut seen = BTreeSet::new();
     !events
