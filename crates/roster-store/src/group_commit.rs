@@ -243,27 +243,31 @@ async fn merged_in_savepoint<C: Conn>(
     conn: &mut C,
     events: &[&(AppId, NewEvent)],
 ) -> StoreResult<bool> {
-    conn.execute("SAVEPOINT grouped_run", vec![]).await?;
+    conn.execute(SAVEPOINT, vec![]).await?;
     let merged = events::record_all(conn, events).await.is_ok();
-    if !merged {
-        conn.execute("ROLLBACK TO SAVEPOINT grouped_run", vec![])
-            .await?;
-    }
-    conn.execute("RELEASE SAVEPOINT grouped_run", vec![])
-        .await?;
+    end_savepoint(conn, merged).await?;
     Ok(merged)
 }
 
 /// Runs one write inside a savepoint. The outer error means the transaction is unusable;
 /// the inner one is the write's own failure, already rolled back.
 async fn in_savepoint<C: Conn>(conn: &mut C, work: &Work<C>) -> StoreResult<StoreResult<Answer>> {
-    conn.execute("SAVEPOINT grouped_write", vec![]).await?;
+    conn.execute(SAVEPOINT, vec![]).await?;
     let outcome = work(conn).await;
-    if outcome.is_err() {
+    end_savepoint(conn, outcome.is_ok()).await?;
+    Ok(outcome)
+}
+
+/// Savepoints of the redo path are never nested, so one name serves them all.
+const SAVEPOINT: &str = "SAVEPOINT grouped_write";
+
+/// Closes the savepoint [`SAVEPOINT`] opened, undoing its work first unless it succeeded.
+async fn end_savepoint<C: Conn>(conn: &mut C, succeeded: bool) -> StoreResult<()> {
+    if !succeeded {
         conn.execute("ROLLBACK TO SAVEPOINT grouped_write", vec![])
             .await?;
     }
     conn.execute("RELEASE SAVEPOINT grouped_write", vec![])
         .await?;
-    Ok(outcome)
+    Ok(())
 }
