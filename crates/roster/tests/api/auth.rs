@@ -76,15 +76,20 @@ async fn a_numeric_app_id_is_the_same_app() {
     assert_eq!(status, StatusCode::OK);
 }
 
-#[tokio::test]
-async fn a_rotated_secret_stops_working() {
-    let app = TestApp::spawn().await;
-    let new_secret = "a-brand-new-secret-of-enough-length-0123456789";
+/// Rotates the app's secret as `roster apps rotate-secret` does, through the store.
+async fn rotate_secret(app: &TestApp, new_secret: &str) {
     let app_id = roster_domain::AppId::new(app.keys.app_id.clone());
     app.store
         .rotate_secret(&app_id, &roster_domain::SecretHash::of(new_secret))
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn a_rotated_secret_stops_working() {
+    let app = TestApp::spawn().await;
+    let new_secret = "a-brand-new-secret-of-enough-length-0123456789";
+    rotate_secret(&app, new_secret).await;
 
     let (old, _) = app.post("getCustomers", json!({})).await;
     let (new, _) = app
@@ -108,11 +113,7 @@ async fn a_new_secret_works_at_once_although_the_old_one_was_just_used() {
     let app = TestApp::spawn().await;
     let (before, _) = app.post("getCustomers", json!({})).await;
     let new_secret = "another-brand-new-secret-of-enough-length-98765";
-    let app_id = roster_domain::AppId::new(app.keys.app_id.clone());
-    app.store
-        .rotate_secret(&app_id, &roster_domain::SecretHash::of(new_secret))
-        .await
-        .unwrap();
+    rotate_secret(&app, new_secret).await;
 
     let new_keys = Keys {
         secret_key: new_secret.into(),

@@ -366,6 +366,19 @@ async fn visits_set_the_last_visit_and_last_location() {
     assert_eq!(ids("purchases"), [json!("buy")]);
 }
 
+/// `last_visit_date` and `last_location` of the contact with `user_id`.
+async fn last_visit_of(app: &TestApp, user_id: &str) -> (Option<String>, Option<String>) {
+    let c = &app
+        .customers(json!({"user_id": user_id, "fulldata": true}))
+        .await[0];
+    let text = |key: &str| c[key].as_str().map(str::to_string);
+    (text("last_visit_date"), text("last_location"))
+}
+
+fn seen(date: &str, location: &str) -> (Option<String>, Option<String>) {
+    (Some(date.into()), Some(location.into()))
+}
+
 /// The last visit is read from the events, so a re-sent visit that moves to another
 /// contact, or stops being a visit, changes both contacts' last visit. The visit itself
 /// leaves the contact's own `updated_date` alone (README, "API"): activity is found with
@@ -377,63 +390,34 @@ async fn the_last_visit_follows_the_events_and_leaves_updated_date_alone() {
         .await;
     app.new_contact(contact("Bob", json!({"user_id": "b"})))
         .await;
-    let before = app.customers(json!({"user_id": "a"})).await[0]["updated_date"].clone();
+    let updated = |c: Vec<Value>| c[0]["updated_date"].clone();
+    let before = updated(app.customers(json!({"user_id": "a"})).await);
     record(&app, event("v1", json!({"user_id": "a", "is_visit": true, "event_date": "2025-04-01", "location": "Uptown"}))).await;
     record(&app, event("v2", json!({"user_id": "a", "is_visit": true, "event_date": "2025-04-03", "location": "Downtown"}))).await;
-    let last = |c: &Value| {
-        (
-            c["last_visit_date"].as_str().map(str::to_string),
-            c["last_location"].as_str().map(str::to_string),
-        )
-    };
-    let ana = app
-        .customers(json!({"user_id": "a", "fulldata": true}))
-        .await[0]
-        .clone();
     assert_eq!(
-        last(&ana),
-        (
-            Some("2025-04-03T00:00:00.000Z".into()),
-            Some("Downtown".into())
-        )
+        last_visit_of(&app, "a").await,
+        seen("2025-04-03T00:00:00.000Z", "Downtown")
     );
     assert_eq!(
-        ana["updated_date"], before,
+        updated(app.customers(json!({"user_id": "a"})).await),
+        before,
         "a visit is not a change to the contact"
     );
 
     // v2 is re-sent for Bob: Ana's last visit goes back to v1, Bob's is v2.
     record(&app, event("v2", json!({"user_id": "b", "is_visit": true, "event_date": "2025-04-03", "location": "Downtown"}))).await;
-    let ana = app
-        .customers(json!({"user_id": "a", "fulldata": true}))
-        .await[0]
-        .clone();
-    let bob = app
-        .customers(json!({"user_id": "b", "fulldata": true}))
-        .await[0]
-        .clone();
     assert_eq!(
-        last(&ana),
-        (
-            Some("2025-04-01T00:00:00.000Z".into()),
-            Some("Uptown".into())
-        )
+        last_visit_of(&app, "a").await,
+        seen("2025-04-01T00:00:00.000Z", "Uptown")
     );
     assert_eq!(
-        last(&bob),
-        (
-            Some("2025-04-03T00:00:00.000Z".into()),
-            Some("Downtown".into())
-        )
+        last_visit_of(&app, "b").await,
+        seen("2025-04-03T00:00:00.000Z", "Downtown")
     );
 
     // v1 is re-sent as a purchase: Ana has no visit left.
     record(&app, event("v1", json!({"user_id": "a", "is_purchase": true, "event_date": "2025-04-01", "location": "Uptown"}))).await;
-    let ana = app
-        .customers(json!({"user_id": "a", "fulldata": true}))
-        .await[0]
-        .clone();
-    assert_eq!(last(&ana), (None, None));
+    assert_eq!(last_visit_of(&app, "a").await, (None, None));
 
     // Contacts with new activity are found by event date, not by updated_since.
     let active: Vec<_> = app

@@ -33,6 +33,14 @@ fn tiny_rate() -> ProtectionSettings {
     }
 }
 
+/// One request in flight at a time; nothing else limited.
+fn one_slot() -> ProtectionSettings {
+    ProtectionSettings {
+        max_concurrent_requests: 1,
+        ..ProtectionSettings::off()
+    }
+}
+
 /// getCustomers as `keys`, keeping the headers.
 async fn list_as(app: &TestApp, keys: &Keys) -> Response {
     app.client
@@ -142,11 +150,7 @@ async fn answer_of(mut stream: TcpStream) -> (u16, Value) {
 
 #[tokio::test]
 async fn past_the_concurrency_bound_requests_get_a_503_at_once_and_ops_endpoints_still_answer() {
-    let app = spawn(ProtectionSettings {
-        max_concurrent_requests: 1,
-        ..ProtectionSettings::off()
-    })
-    .await;
+    let app = spawn(one_slot()).await;
     let held = hold_request(&app).await;
 
     let mut refused = None;
@@ -394,11 +398,7 @@ async fn form_bodies_past_the_limits_are_refused_and_nothing_is_stored() {
 /// the keyed API.
 #[tokio::test]
 async fn slow_bodies_on_public_pages_do_not_take_the_apis_slots() {
-    let app = spawn(ProtectionSettings {
-        max_concurrent_requests: 1,
-        ..ProtectionSettings::off()
-    })
-    .await;
+    let app = spawn(one_slot()).await;
     let mut held = TcpStream::connect(app.addr).await.expect("connect");
     let head = format!(
         "POST /forms/no-such-form HTTP/1.1\r\nHost: {}\r\n\
