@@ -24,7 +24,7 @@ use crate::{
     conn::Conn,
     contacts::{reads, writes},
     engagement, events,
-    group_commit::{GroupCommit, Mergeable},
+    group_commit::{GroupCommit, Grouping, Mergeable},
     memberships,
     messaging::{consent, inbound, outbox, settings},
     related, studio,
@@ -42,39 +42,33 @@ pub trait Pools: Send + Sync + 'static {
     async fn begin_write(&self) -> StoreResult<Self::Write>;
     async fn commit(&self, tx: Self::Write) -> StoreResult<()>;
 
-    /// Whether concurrent hot-path writes should share transactions ([`GroupCommit`]):
-    /// worth it where a commit costs far more than its rows (SQLite's single fsync'd
-    /// writer). PostgreSQL already shares WAL flushes between concurrent commits, and a
-    /// long shared transaction would hold its row locks against other nodes.
-    const GROUP_COMMIT: bool;
+    /// Which writes share transactions through [`GroupCommit`].
+    const GROUPING: Grouping;
 }
 
 pub struct SqlStore<P: Pools> {
     pools: Arc<P>,
-    group: Option<GroupCommit<P::Conn>>,
+    group: GroupCommit<P::Conn>,
 }
 
 impl<P: Pools> SqlStore<P> {
     /// Starts the group-commit writer where the backend uses one.
     pub fn new(pools: P) -> StoreResult<Self> {
         let pools = Arc::new(pools);
-        let group = if P::GROUP_COMMIT {
-            Some(GroupCommit::start(pools.clone()).map_err(StoreError::Writer)?)
-        } else {
-            None
-        };
+        let group = GroupCommit::start(pools.clone(), P::GROUPING).map_err(StoreError::Writer)?;
         Ok(Self { pools, group })
     }
 
     /// One write transaction running `work`: shared with concurrent writes where the
-    /// backend groups commits, else its own. Either way `Ok` means committed.
+    /// backend groups this kind of write ([`Grouping`]), else its own. Either way `Ok`
+    /// means committed.
     async fn write<T, F>(&self, mergeable: Option<Mergeable>, work: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: for<'c> Fn(&'c mut P::Conn) -> BoxFuture<'c, StoreResult<T>> + Send + Sync + 'static,
     {
-        if let Some(group) = &self.group {
-            return group.write(mergeable, work).await;
+        if mergeable.is_some() || P::GROUPING == Grouping::Every {
+            return self.group.write(mergeable, work).await;
         }
         let mut tx = self.pools.begin_write().await?;
         let value = work(&mut *tx).await?;

@@ -266,15 +266,14 @@ impl_conn!(
     row_locks: true,
     anonymous_params: false,
     async fn lock_keys(&mut self, keys: &mut Vec<String>) -> StoreResult<()> {
-        // A fixed order keeps two writers from each holding a key the other waits for.
+        // A fixed order keeps two writers from each holding a key the other waits for:
+        // the rows of `unnest` come, and take their locks, in the array's order.
         keys.sort();
         keys.dedup();
-        for key in keys.iter() {
-            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-                .bind(key)
-                .execute(&mut *self)
-                .await?;
-        }
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended(key, 0)) FROM unnest($1::text[]) AS key")
+            .bind(&keys[..])
+            .execute(&mut *self)
+            .await?;
         Ok(())
     }
 );

@@ -1,10 +1,12 @@
 //! Group commit: concurrent writes share one transaction, so one fsync'd commit answers
 //! many requests. SQLite has one writer and `synchronous=FULL` makes every commit wait for
-//! the disk; on this path a commit costs far more than the rows it writes.
+//! the disk; on this path a commit costs far more than the rows it writes. On PostgreSQL
+//! newEvents are grouped too: merged, a batch of them is a handful of statements instead
+//! of eight round trips each ([`Grouping`]).
 //!
 //! Callers queue a write and wait. A single writer task takes everything queued (up to
-//! [`MAX_BATCH`]), runs the writes one after another in one transaction and commits; only
-//! then is each caller answered, so a success still means "on disk".
+//! the backend's batch size), runs the writes one after another in one transaction and
+//! commits; only then is each caller answered, so a success still means "on disk".
 //!
 //! One failing write must not fail the others. The batch first runs without savepoints
 //! (the common case: nothing fails). If a write fails, the transaction is rolled back and
@@ -24,8 +26,29 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::{StoreError, StoreResult, backend::Pools, conn::Conn, events};
 
-/// Writes sharing one commit at most. Bounds how long the first of them waits.
-pub const MAX_BATCH: usize = 512;
+/// Which writes a backend sends through [`GroupCommit`], and how many share a commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grouping {
+    /// Every write, by one writer on a thread of its own. SQLite: it has one writer at a
+    /// time anyway, and a commit waits for the disk.
+    Every,
+    /// newEvents only, merged, by one writer task per process. PostgreSQL: other writes
+    /// keep their own transactions and run in parallel on the pool; PostgreSQL already
+    /// shares WAL flushes between concurrent commits. A batch holds an advisory lock per
+    /// contact it names (like every writer there), so it is kept smaller: each lock takes a
+    /// slot of the server's shared lock table (`max_locks_per_transaction` per connection).
+    Events,
+}
+
+impl Grouping {
+    /// Writes sharing one commit at most. Bounds how long the first of them waits.
+    pub fn max_batch(self) -> usize {
+        match self {
+            Grouping::Every => 512,
+            Grouping::Events => 128,
+        }
+    }
+}
 /// Writes waiting for the writer at most; further callers wait to queue (backpressure).
 const QUEUE: usize = 4096;
 
@@ -51,18 +74,28 @@ pub struct GroupCommit<C> {
 }
 
 impl<C: Conn + 'static> GroupCommit<C> {
-    /// Starts the writer on a thread of its own. On the server's runtime it waited in the
-    /// run queue behind hundreds of request tasks between two statements of a batch, and
-    /// the single writer's idle time became everyone's latency. (SQLite only: its
+    /// Starts the writer. SQLite's runs on a thread of its own: on the server's runtime it
+    /// waited in the run queue behind hundreds of request tasks between two statements of
+    /// a batch, and the single writer's idle time became everyone's latency. (SQLite's
     /// connections are threads of their own, not sockets tied to one runtime.)
-    pub fn start<P: Pools<Conn = C>>(pools: Arc<P>) -> std::io::Result<Self> {
+    /// PostgreSQL's is a task on the caller's runtime, where its pool's sockets live, and
+    /// its statements' round trips dwarf the wait.
+    pub fn start<P: Pools<Conn = C>>(pools: Arc<P>, grouping: Grouping) -> std::io::Result<Self> {
         let (queue, jobs) = mpsc::channel(QUEUE);
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        std::thread::Builder::new()
-            .name("roster-writer".into())
-            .spawn(move || runtime.block_on(write_batches(pools, jobs)))?;
+        let writer = write_batches(pools, jobs, grouping.max_batch());
+        match grouping {
+            Grouping::Every => {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                std::thread::Builder::new()
+                    .name("roster-writer".into())
+                    .spawn(move || runtime.block_on(writer))?;
+            }
+            Grouping::Events => {
+                tokio::spawn(writer);
+            }
+        }
         Ok(Self { queue })
     }
 
@@ -105,9 +138,13 @@ where
     })
 }
 
-async fn write_batches<P: Pools>(pools: Arc<P>, mut jobs: mpsc::Receiver<Job<P::Conn>>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
+async fn write_batches<P: Pools>(
+    pools: Arc<P>,
+    mut jobs: mpsc::Receiver<Job<P::Conn>>,
+    max_batch: usize,
+) {
+    let mut batch = Vec::with_capacity(max_batch);
+    while jobs.recv_many(&mut batch, max_batch).await > 0 {
         metrics::histogram!("roster_group_commit_batch_size").record(batch.len() as f64);
         let jobs = std::mem::take(&mut batch);
         let started = std::time::Instant::now();

@@ -11,7 +11,7 @@ use sqlx::{
     postgres::{PgConnectOptions, PgPoolOptions},
 };
 
-use crate::{SqlStore, StoreResult, backend::Pools};
+use crate::{SqlStore, StoreResult, backend::Pools, group_commit::Grouping};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -81,5 +81,5 @@ impl Pools for PgPools {
         Ok(tx.commit().await?)
     }
 
-    const GROUP_COMMIT: bool = false;
+    const GROUPING: Grouping = Grouping::Events;
 }

@@ -12,7 +12,7 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
-use crate::{SqlStore, StoreResult, backend::Pools};
+use crate::{SqlStore, StoreResult, backend::Pools, group_commit::Grouping};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -132,5 +132,5 @@ impl Pools for SqlitePools {
         Ok(tx.commit().await?)
     }
 
-    const GROUP_COMMIT: bool = true;
+    const GROUPING: Grouping = Grouping::Every;
 }
