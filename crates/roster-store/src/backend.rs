@@ -70,10 +70,23 @@ impl<P: Pools> SqlStore<P> {
         if mergeable.is_some() || P::GROUPING == Grouping::Every {
             return self.group.write(mergeable, work).await;
         }
-        let mut tx = self.pools.begin_write().await?;
-        let value = work(&mut *tx).await?;
-        self.pools.commit(tx).await?;
-        Ok(value)
+        // In a task of its own, so that the transaction runs to its end even when the
+        // request is dropped (client gone, request timeout), as grouped writes do. Dropped
+        // half-way, sqlx would roll it back on the connection's next use; when its COMMIT
+        // was already sent, PostgreSQL answered that ROLLBACK with a warning.
+        let pools = self.pools.clone();
+        let running = tokio::spawn(async move {
+            let mut tx = pools.begin_write().await?;
+            let value = work(&mut *tx).await?;
+            pools.commit(tx).await?;
+            Ok(value)
+        });
+        match running.await {
+            Ok(outcome) => outcome,
+            // A panicking write is a bug: it reaches the request as it would have inline.
+            Err(stopped) if stopped.is_panic() => std::panic::resume_unwind(stopped.into_panic()),
+            Err(_) => Err(StoreError::Busy("the write was stopped".into())),
+        }
     }
 
     pub fn pools(&self) -> &P {
