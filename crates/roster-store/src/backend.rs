@@ -35,7 +35,7 @@ use crate::{
 pub trait Pools: Send + Sync + 'static {
     type Conn: Conn;
     type Read: DerefMut<Target = Self::Conn> + Send;
-    type Write: DerefMut<Target = Self::Conn> + Send;
+    type Write: DerefMut<Target = Self::Conn> + Send + 'static;
 
     async fn read(&self) -> StoreResult<Self::Read>;
     /// Begins a write transaction (SQLite: `BEGIN IMMEDIATE`, so writers queue, not fail).
@@ -70,13 +70,14 @@ impl<P: Pools> SqlStore<P> {
         if mergeable.is_some() || P::GROUPING == Grouping::Every {
             return self.group.write(mergeable, work).await;
         }
-        // In a task of its own, so that the transaction runs to its end even when the
-        // request is dropped (client gone, request timeout), as grouped writes do. Dropped
-        // half-way, sqlx would roll it back on the connection's next use; when its COMMIT
-        // was already sent, PostgreSQL answered that ROLLBACK with a warning.
+        // Once begun, in a task of its own, so that the transaction runs to its end even
+        // when the request is dropped (client gone, request timeout), as grouped writes do.
+        // Dropped half-way, sqlx would roll it back on the connection's next use; when its
+        // COMMIT was already sent, PostgreSQL answered that ROLLBACK with a warning. A
+        // request dropped while still waiting for a connection writes nothing.
+        let mut tx = self.pools.begin_write().await?;
         let pools = self.pools.clone();
         let running = tokio::spawn(async move {
-            let mut tx = pools.begin_write().await?;
             let value = work(&mut *tx).await?;
             pools.commit(tx).await?;
             Ok(value)

@@ -267,13 +267,20 @@ impl_conn!(
     anonymous_params: false,
     async fn lock_keys(&mut self, keys: &mut Vec<String>) -> StoreResult<()> {
         // A fixed order keeps two writers from each holding a key the other waits for:
-        // the rows of `unnest` come, and take their locks, in the array's order.
+        // Rust's sort, kept by ORDER BY the array position (PostgreSQL evaluates a volatile
+        // select list after the sort; the database's collation plays no part).
         keys.sort();
         keys.dedup();
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended(key, 0)) FROM unnest($1::text[]) AS key")
-            .bind(&keys[..])
-            .execute(&mut *self)
-            .await?;
+        if keys.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "SELECT pg_advisory_xact_lock(hashtextextended(k.key, 0)) \
+             FROM unnest($1::text[]) WITH ORDINALITY AS k(key, n) ORDER BY k.n",
+        )
+        .bind(&keys[..])
+        .execute(&mut *self)
+        .await?;
         Ok(())
     }
 );

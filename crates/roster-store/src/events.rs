@@ -83,6 +83,14 @@ impl EventRow {
     }
 }
 
+/// The keys a newEvent's write locks where writers run side by side (PostgreSQL): its
+/// contact's identity, and its own id.
+pub fn lock_keys(app: &AppId, event: &NewEvent) -> Vec<String> {
+    let mut keys = identity::lock_keys(app, &event.identity);
+    keys.push(format!("event:{app}:{}", event.id));
+    keys
+}
+
 /// newEvent: finds (or creates) the contact, upserts the event by the caller's id and keeps
 /// the event-field catalogue. The contact's row is left alone: its last visit and last
 /// location are read from its events (`rows::contact_columns`).
@@ -92,9 +100,7 @@ pub async fn record<C: Conn + ?Sized>(
     event: &NewEvent,
 ) -> StoreResult<()> {
     let now = Timestamp::now();
-    let mut keys = identity::lock_keys(app, &event.identity);
-    keys.push(format!("event:{app}:{}", event.id));
-    conn.lock_keys(&mut keys).await?;
+    conn.lock_keys(&mut lock_keys(app, event)).await?;
     let contact = contact_for(conn, app, &event.identity, now).await?;
     upsert_row(conn, app, contact.pk, event, now).await?;
     for field in event.data_fields() {

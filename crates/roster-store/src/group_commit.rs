@@ -29,14 +29,16 @@ use crate::{StoreError, StoreResult, backend::Pools, conn::Conn, events};
 /// Which writes a backend sends through [`GroupCommit`], and how many share a commit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Grouping {
-    /// Every write, by one writer on a thread of its own. SQLite: it has one writer at a
-    /// time anyway, and a commit waits for the disk.
+    /// Every write sent through `SqlStore::write` (newContact, newEvent), by one writer on
+    /// a thread of its own. SQLite: it has one writer at a time anyway, and a commit waits
+    /// for the disk.
     Every,
     /// newEvents only, merged, by one writer task per process. PostgreSQL: other writes
     /// keep their own transactions and run in parallel on the pool; PostgreSQL already
-    /// shares WAL flushes between concurrent commits. A batch holds an advisory lock per
-    /// contact it names (like every writer there), so it is kept smaller: each lock takes a
-    /// slot of the server's shared lock table (`max_locks_per_transaction` per connection).
+    /// shares WAL flushes between concurrent commits. A batch holds the advisory locks of
+    /// its events (two to four each, like every writer there), so it is kept smaller: each
+    /// lock takes a slot of the server's shared lock table (`max_locks_per_transaction` per
+    /// connection).
     Events,
 }
 
@@ -193,6 +195,7 @@ async fn commit_together<P: Pools>(
     jobs: &[Job<P::Conn>],
 ) -> Result<Vec<Answer>, Failure> {
     let mut tx = pools.begin_write().await.map_err(Failure::Transaction)?;
+    lock_batch(&mut *tx, jobs).await.map_err(Failure::Write)?;
     let mut answers: Vec<Answer> = Vec::with_capacity(jobs.len());
     let mut rest = jobs;
     while let Some(job) = rest.first() {
@@ -210,6 +213,23 @@ async fn commit_together<P: Pools>(
     }
     pools.commit(tx).await.map_err(Failure::Transaction)?;
     Ok(answers)
+}
+
+/// Where writers run side by side (PostgreSQL), takes every lock the batch's newEvents
+/// need, at once and in one order, before any of them runs. Taken event by event, in
+/// arrival order, they could deadlock with a newContact or another process's batch taking
+/// the same keys in sorted order. The events' own takes of those keys are then no-ops
+/// (advisory locks are re-entrant).
+async fn lock_batch<C: Conn>(conn: &mut C, jobs: &[Job<C>]) -> StoreResult<()> {
+    if !C::ROW_LOCKS {
+        return Ok(());
+    }
+    let mut keys = jobs
+        .iter()
+        .filter_map(|job| job.mergeable.as_ref())
+        .flat_map(|Mergeable::Event(event)| events::lock_keys(&event.0, &event.1))
+        .collect();
+    conn.lock_keys(&mut keys).await
 }
 
 /// The newEvent writes at the head of `jobs`.
@@ -244,6 +264,8 @@ fn fail_all<C>(jobs: Vec<Job<C>>, detail: &str) {
 async fn commit_each_in_savepoint<P: Pools>(pools: &P, jobs: Vec<Job<P::Conn>>) {
     let outcome = async {
         let mut tx = pools.begin_write().await?;
+        // Before the first savepoint: rolling back to one releases locks taken after it.
+        lock_batch(&mut *tx, &jobs).await?;
         let mut outcomes = Vec::with_capacity(jobs.len());
         let mut rest = &jobs[..];
         while !rest.is_empty() {

@@ -14,10 +14,12 @@ use super::{INSERT_EVENTS, ON_EVENT_CONFLICT, upsert_values};
 use crate::{
     StoreResult,
     conn::{Conn, Params},
-    contacts::{identity, writes::insert_row},
+    contacts::writes::insert_row,
 };
 
-/// Records `events` in order, as [`super::record`] would one by one.
+/// Records `events` in order, as [`super::record`] would one by one. Where writers run
+/// side by side (PostgreSQL) the caller has already taken every lock the events need
+/// (`group_commit` does, for its whole batch).
 pub async fn record_all<C: Conn + ?Sized>(
     conn: &mut C,
     events: &[&(AppId, NewEvent)],
@@ -35,7 +37,6 @@ pub async fn record_all<C: Conn + ?Sized>(
     }
     let now = Timestamp::now();
     for (app, of_app) in by_app.values() {
-        lock_contacts(conn, app, of_app).await?;
         let contacts = contacts_by_user_id(conn, app, of_app, now).await?;
         upsert_events(conn, app, of_app, &|event| contacts[user_id(event)], now).await?;
         catalogue_fields(conn, app, of_app).await?;
@@ -74,27 +75,6 @@ fn has_repeats(events: &[&(AppId, NewEvent)]) -> bool {
 
 fn user_id(event: &NewEvent) -> &str {
     event.identity.user_id.as_deref().unwrap_or_default()
-}
-
-/// Where writers run side by side (PostgreSQL), takes the lock every writer of a contact
-/// takes on its identity ([`identity::lock_keys`]): a newContact for the same `user_id`
-/// then waits for this batch and finds the contact it created, instead of failing on the
-/// unique index. (Rows the batch only reads are guarded by the events' foreign key: a
-/// merge or removal of the contact waits for the batch, or the batch fails and is redone
-/// one event at a time.)
-async fn lock_contacts<C: Conn + ?Sized>(
-    conn: &mut C,
-    app: &AppId,
-    events: &[&NewEvent],
-) -> StoreResult<()> {
-    if !C::ROW_LOCKS {
-        return Ok(());
-    }
-    let mut keys = events
-        .iter()
-        .flat_map(|event| identity::lock_keys(app, &event.identity))
-        .collect();
-    conn.lock_keys(&mut keys).await
 }
 
 /// Each event's contact by `user_id`; those not found are created minimal (contract:

@@ -614,7 +614,7 @@ async fn removing_a_contact_removes_its_events() {
     assert_eq!(app.members("getAttributeEvents", json!({})).await.len(), 0);
 }
 
-/// Concurrent events share commits (group commit on SQLite); each is answered for itself:
+/// Concurrent events share commits (group commit); each is answered for itself:
 /// a bad one in the same batch is refused alone, and every acknowledged event is stored
 /// with its contact's last visit computed over the whole batch.
 #[tokio::test]
