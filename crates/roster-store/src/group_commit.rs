@@ -51,6 +51,7 @@ impl Grouping {
         }
     }
 }
+
 /// Writes waiting for the writer at most; further callers wait to queue (backpressure).
 const QUEUE: usize = 4096;
 
@@ -218,8 +219,8 @@ async fn commit_together<P: Pools>(
 /// Where writers run side by side (PostgreSQL), takes every lock the batch's newEvents
 /// need, at once and in one order, before any of them runs. Taken event by event, in
 /// arrival order, they could deadlock with a newContact or another process's batch taking
-/// the same keys in sorted order. The events' own takes of those keys are then no-ops
-/// (advisory locks are re-entrant).
+/// the same keys in sorted order. The events' own takes of those keys are then granted at
+/// once (advisory locks are re-entrant), and a savepoint rolled back keeps them.
 async fn lock_batch<C: Conn>(conn: &mut C, jobs: &[Job<C>]) -> StoreResult<()> {
     if !C::ROW_LOCKS {
         return Ok(());
