@@ -67,7 +67,7 @@ impl<P: Pools> SqlStore<P> {
         T: Send + 'static,
         F: for<'c> Fn(&'c mut P::Conn) -> BoxFuture<'c, StoreResult<T>> + Send + Sync + 'static,
     {
-        if mergeable.is_some() || P::GROUPING == Grouping::Every {
+        if P::GROUPING.groups(mergeable.is_some()) {
             return self.group.write(mergeable, work).await;
         }
         // Once begun, in a task of its own, so that the transaction runs to its end even

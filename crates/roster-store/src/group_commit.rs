@@ -43,6 +43,15 @@ pub enum Grouping {
 }
 
 impl Grouping {
+    /// Whether a write goes through the group-commit writer; `mergeable`: it is a
+    /// newEvent ([`Mergeable`]).
+    pub fn groups(self, mergeable: bool) -> bool {
+        match self {
+            Grouping::Every => true,
+            Grouping::Events => mergeable,
+        }
+    }
+
     /// Writes sharing one commit at most. Bounds how long the first of them waits.
     pub fn max_batch(self) -> usize {
         match self {
