@@ -2,7 +2,8 @@
 # Roster's load harness (README, "Benchmarks"): installs wrk if missing, builds Roster in
 # release mode, then runs roster-bench, which preloads 1,000,000 contacts (cached in
 # target/bench-cache), starts `roster serve` on fresh copies and drives /healthz, newEvent,
-# newContact and getCustomers with wrk at 16, 64 and 256 connections for 10 s each.
+# newContact and getCustomers with wrk at 16, 64 and 256 connections for 10 s each; first,
+# a bare axum server's /healthz the same way (bench/src/bare.rs), the reference for ratios.
 # Results: printed, bench/results/latest.{json,md}, and a new section in bench/RESULTS.md.
 # Extra arguments go to roster-bench; a quick trial:
 #   bash bench/run.sh --contacts 100000 --duration 3 --no-record

@@ -1,21 +1,24 @@
 //! `roster-bench`: Roster's load harness. Preloads `--contacts` contacts into a fresh
 //! database through roster-store (cached between runs), then, for each endpoint (/healthz,
 //! newEvent, newContact, getCustomers), starts `roster serve` on a fresh copy and drives it
-//! with wrk at each concurrency level for `--duration` seconds. Prints requests/s, p50, p99
-//! and max latency, non-2xx counts, the server's peak RSS and each endpoint's throughput as
-//! a ratio of the /healthz ceiling; writes `bench/results/latest.{json,md}` and adds a dated
+//! with wrk at each concurrency level for `--duration` seconds. When /healthz is measured, a
+//! bare axum server is measured the same way first (`bare.rs`), the reference issue 7's
+//! throughput target was set against. Prints requests/s, p50, p99 and max latency, non-2xx
+//! counts, the server's peak RSS and each endpoint's throughput as a ratio of Roster's
+//! /healthz and of bare axum; writes `bench/results/latest.{json,md}` and adds a dated
 //! section to `bench/RESULTS.md`. Run it with `bash bench/run.sh` (README, "Benchmarks").
 
 use std::{path::PathBuf, time::Duration, time::Instant};
 
 use clap::Parser;
 
+mod bare;
 mod nodes;
 mod preload;
 mod report;
 mod wrk;
 
-use nodes::start;
+use nodes::{Keys, Node, start, start_bare};
 use preload::Seed;
 use wrk::{Load, Measured};
 
@@ -61,6 +64,9 @@ pub struct Args {
     /// Where the raw figures of the last run go (latest.json, latest.md).
     #[arg(long, default_value = "bench/results")]
     pub raw_dir: PathBuf,
+    /// Run the bare axum reference server (`bare.rs`) instead; the harness starts it.
+    #[arg(long, hide = true)]
+    pub serve_bare_axum: bool,
 }
 
 /// One measured endpoint at one concurrency level.
@@ -74,6 +80,8 @@ pub struct Row {
     pub peak_rss_kib: Option<u64>,
     /// req/s divided by /healthz's req/s at the same concurrency on the same backend.
     pub ratio: Option<f64>,
+    /// req/s divided by bare axum's at the same concurrency (`bare.rs`).
+    pub of_bare: Option<f64>,
 }
 
 /// What the report says about the run besides the rows.
@@ -84,12 +92,66 @@ pub struct RunInfo {
     pub command: String,
 }
 
+/// The backend column of the bare axum reference's rows.
+pub const BARE: &str = "bare axum";
+
+/// Drives `endpoint` on `node` at each concurrency level, adding a row per level; false
+/// when the server's peak RSS could not be reset per level.
+async fn measure_levels(
+    node: &mut Node,
+    backend: &'static str,
+    endpoint: &str,
+    keys: &Keys,
+    contacts: usize,
+    args: &Args,
+    rows: &mut Vec<Row>,
+) -> bool {
+    let mut rss_per_level = true;
+    for (level, &connections) in args.concurrency.iter().enumerate() {
+        rss_per_level &= node.reset_peak();
+        let measured = wrk::run(&Load {
+            base: &node.base,
+            endpoint,
+            keys,
+            contacts,
+            connections,
+            threads: args.wrk_threads,
+            duration: Duration::from_secs(args.duration),
+            tag: format!("c{connections}l{level}"),
+            area: AREAS[level % AREAS.len()],
+        })
+        .await;
+        let row = Row {
+            backend,
+            endpoint: endpoint.to_string(),
+            concurrency: connections,
+            measured,
+            peak_rss_kib: node.peak_rss_kib(),
+            ratio: None,
+            of_bare: None,
+        };
+        eprintln!("{}", report::progress_line(&row));
+        rows.push(row);
+        if !node.alive() {
+            eprintln!(
+                "\n!!! {backend}: the server died during {endpoint} at {connections} connections !!!\n"
+            );
+            break;
+        }
+    }
+    rss_per_level
+}
+
 /// Area codes of newContact's phone numbers, one per level on the same database.
 const AREAS: [u32; 8] = [212, 646, 718, 917, 312, 617, 213, 305];
 
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
+    if args.serve_bare_axum {
+        bare::serve().await;
+        return;
+    }
     let started = Instant::now();
     for endpoint in &args.endpoints {
         if !ENDPOINTS.contains(&endpoint.as_str()) {
@@ -121,6 +183,21 @@ async fn main() {
     let mut rows: Vec<Row> = Vec::new();
     let mut seeds = Vec::new();
     let mut rss_per_level = true;
+    if args.endpoints.iter().any(|e| e == "healthz") {
+        let mut node = start_bare().await;
+        eprintln!(
+            "bare axum healthz: server pid {} at {}",
+            node.pid, node.base
+        );
+        let nobody = Keys {
+            app_id: String::new(),
+            api_key: String::new(),
+            secret_key: String::new(),
+        };
+        rss_per_level &=
+            measure_levels(&mut node, BARE, "healthz", &nobody, 1, &args, &mut rows).await;
+        node.stop().await;
+    }
     for (backend, pg) in backends {
         let seed = match pg {
             None => preload::sqlite(&args.cache, args.contacts, args.preload_concurrency).await,
@@ -140,37 +217,16 @@ async fn main() {
                 "{backend} {endpoint}: server pid {} at {}",
                 node.pid, node.base
             );
-            for (level, &connections) in args.concurrency.iter().enumerate() {
-                rss_per_level &= node.reset_peak();
-                let measured = wrk::run(&Load {
-                    base: &node.base,
-                    endpoint,
-                    keys: &seed.keys,
-                    contacts: seed.contacts,
-                    connections,
-                    threads: args.wrk_threads,
-                    duration: Duration::from_secs(args.duration),
-                    tag: format!("c{connections}l{level}"),
-                    area: AREAS[level % AREAS.len()],
-                })
-                .await;
-                let row = Row {
-                    backend,
-                    endpoint: endpoint.clone(),
-                    concurrency: connections,
-                    measured,
-                    peak_rss_kib: node.peak_rss_kib(),
-                    ratio: None,
-                };
-                eprintln!("{}", report::progress_line(&row));
-                rows.push(row);
-                if !node.alive() {
-                    eprintln!(
-                        "\n!!! {backend}: roster serve died during {endpoint} at {connections} connections !!!\n"
-                    );
-                    break;
-                }
-            }
+            rss_per_level &= measure_levels(
+                &mut node,
+                backend,
+                endpoint,
+                &seed.keys,
+                seed.contacts,
+                &args,
+                &mut rows,
+            )
+            .await;
             node.stop().await;
             match pg {
                 None => {

@@ -34,7 +34,8 @@ pub fn roster_binary() -> PathBuf {
 /// Starts `roster serve` on `database_url` with its defaults (SQLite: synchronous=FULL), but
 /// no rate limit.
 pub async fn start(database_url: &str, dir: &std::path::Path) -> Node {
-    let mut child = Command::new(roster_binary())
+    let mut command = Command::new(roster_binary());
+    command
         .args([
             "serve",
             "--listen",
@@ -46,12 +47,26 @@ pub async fn start(database_url: &str, dir: &std::path::Path) -> Node {
         // The per-app rate limit (README, "Protection") would measure itself, not Roster.
         // Everything else stays at its default.
         .env("ROSTER_RATE_LIMIT_PER_SECOND", "0")
-        .current_dir(dir)
+        .current_dir(dir);
+    spawn(command, "Roster listening on ").await
+}
+
+/// Starts this program's bare axum server (`crate::bare`).
+pub async fn start_bare() -> Node {
+    let me = std::env::current_exe().expect("own path");
+    let mut command = Command::new(me);
+    command.arg("--serve-bare-axum");
+    spawn(command, crate::bare::LISTENING).await
+}
+
+/// Runs `command` until it prints `listening` followed by its address.
+async fn spawn(mut command: Command, listening: &str) -> Node {
+    let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .kill_on_drop(true)
         .spawn()
-        .expect("start roster serve (build it with cargo build --release)");
+        .expect("start the server (build it with cargo build --release)");
     let pid = child.id().expect("server pid");
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
     let mut printed = String::new();
@@ -59,14 +74,14 @@ pub async fn start(database_url: &str, dir: &std::path::Path) -> Node {
         while let Some(line) = lines.next_line().await.expect("read stdout") {
             printed.push_str(&line);
             printed.push('\n');
-            if let Some(addr) = line.strip_prefix("Roster listening on ") {
+            if let Some(addr) = line.strip_prefix(listening) {
                 return addr.to_string();
             }
         }
-        panic!("roster serve exited before listening: {printed}");
+        panic!("the server exited before listening: {printed}");
     })
     .await
-    .expect("roster serve starts");
+    .expect("the server starts");
     // Keep draining stdout so that the server never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     Node { base, pid, child }

@@ -7,7 +7,7 @@ use std::{fmt::Write as _, path::Path};
 use serde_json::json;
 use sqlx::{Connection, SqliteConnection};
 
-use crate::{Args, Row, RunInfo};
+use crate::{Args, BARE, Row, RunInfo, bare::TARGET_RATIO};
 
 /// The machine and build the figures come from.
 pub struct Machine {
@@ -98,12 +98,51 @@ pub fn ratios(rows: &mut [Row]) {
         .filter(|r| r.endpoint == "healthz")
         .map(|r| (r.backend, r.concurrency, r.measured.rps()))
         .collect();
-    for row in rows.iter_mut() {
-        row.ratio = ceilings
+    let of = |backend: &str, concurrency: usize, rps: f64| {
+        ceilings
             .iter()
-            .find(|(b, c, rps)| *b == row.backend && *c == row.concurrency && *rps > 0.0)
-            .map(|(_, _, rps)| row.measured.rps() / rps);
+            .find(|(b, c, ceiling)| *b == backend && *c == concurrency && *ceiling > 0.0)
+            .map(|(_, _, ceiling)| rps / ceiling)
+    };
+    for row in rows.iter_mut() {
+        row.ratio = of(row.backend, row.concurrency, row.measured.rps());
+        row.of_bare = of(BARE, row.concurrency, row.measured.rps());
     }
+}
+
+/// Issue 7's throughput target restated as a ratio of bare axum measured in this run
+/// (`bare.rs`): each backend's best newEvent level against it.
+fn target_lines(rows: &[Row]) -> String {
+    let mut out = String::new();
+    let mut backends: Vec<&str> = rows.iter().map(|r| r.backend).collect();
+    backends.dedup();
+    for backend in backends {
+        let best = rows
+            .iter()
+            .filter(|r| r.backend == backend && r.endpoint == "newEvent")
+            .filter_map(|r| r.of_bare.map(|of_bare| (r, of_bare)))
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        if let Some((row, of_bare)) = best {
+            let _ = writeln!(
+                out,
+                "- {backend}: newEvent {:.0} req/s at {} connections = {of_bare:.3} of bare axum ({}; the target's ratio is {TARGET_RATIO:.3}, {:.0} req/s in this run).",
+                row.measured.rps(),
+                row.concurrency,
+                if of_bare >= TARGET_RATIO {
+                    "meets it"
+                } else {
+                    "short of it"
+                },
+                row.measured.rps() / of_bare * TARGET_RATIO,
+            );
+        }
+    }
+    if out.is_empty() {
+        return out;
+    }
+    format!(
+        "Throughput target (issue 7: 30,000 newEvent/s where bare axum answers ~160,000/s, a ratio of {TARGET_RATIO:.3}):\n\n{out}"
+    )
 }
 
 pub fn progress_line(row: &Row) -> String {
@@ -138,17 +177,17 @@ pub fn table(rows: &[Row]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "| backend | endpoint | concurrency | requests | non-2xx | socket errors | req/s | p50 ms | p99 ms | max ms | vs /healthz | server peak RSS |"
+        "| backend | endpoint | concurrency | requests | non-2xx | socket errors | req/s | p50 ms | p99 ms | max ms | vs /healthz | vs bare axum | server peak RSS |"
     );
     let _ = writeln!(
         out,
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     for row in rows {
         let m = &row.measured;
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {} | {} |",
             row.backend,
             if row.endpoint == "healthz" {
                 "/healthz"
@@ -164,6 +203,7 @@ pub fn table(rows: &[Row]) -> String {
             m.p99_ms,
             m.max_ms,
             row.ratio.map_or("-".into(), |r| format!("{r:.3}")),
+            row.of_bare.map_or("-".into(), |r| format!("{r:.3}")),
             rss(row.peak_rss_kib),
         );
     }
@@ -219,7 +259,7 @@ fn section(rows: &[Row], info: &RunInfo, machine: &Machine, args: &Args) -> Stri
     }
     let _ = writeln!(
         out,
-        "Each endpoint: a fresh copy of the preloaded database, a new `roster serve` with its defaults (SQLite synchronous=FULL), then each concurrency level for {} s with `wrk -t{} -c<concurrency> --latency` on loopback (closed loop; wrk shares the {} cores with the server). getCustomers: limit {}, random offsets over the whole table. Peak RSS: the server's VmHWM {}.\n",
+        "Each endpoint: a fresh copy of the preloaded database, a new `roster serve` with its defaults (SQLite synchronous=FULL), then each concurrency level for {} s with `wrk -t{} -c<concurrency> --latency` on loopback (closed loop; wrk shares the {} cores with the server). getCustomers: limit {}, random offsets over the whole table. Peak RSS: the server's VmHWM {}. Bare axum: the reference server of `bench/src/bare.rs` (the same `/healthz` answer on axum's defaults, without Roster's middleware, state or store), driven the same way; \"vs bare axum\" divides by its figure at the same concurrency.\n",
         args.duration,
         args.wrk_threads,
         machine.cores,
@@ -231,6 +271,10 @@ fn section(rows: &[Row], info: &RunInfo, machine: &Machine, args: &Args) -> Stri
         }
     );
     out.push_str(&table(rows));
+    let target = target_lines(rows);
+    if !target.is_empty() {
+        let _ = write!(out, "\n{target}");
+    }
     let failures: u64 = rows
         .iter()
         .map(|r| r.measured.non_2xx + r.measured.socket_errors)
@@ -285,7 +329,7 @@ pub fn finish(rows: &[Row], info: &RunInfo, machine: &Machine, args: &Args) -> u
             "non_2xx": r.measured.non_2xx, "socket_errors": r.measured.socket_errors,
             "requests_per_second": r.measured.rps(), "p50_ms": r.measured.p50_ms,
             "p90_ms": r.measured.p90_ms, "p99_ms": r.measured.p99_ms, "max_ms": r.measured.max_ms,
-            "ratio_to_healthz": r.ratio, "peak_rss_kib": r.peak_rss_kib})).collect::<Vec<_>>(),
+            "ratio_to_healthz": r.ratio, "ratio_to_bare_axum": r.of_bare, "peak_rss_kib": r.peak_rss_kib})).collect::<Vec<_>>(),
     });
     std::fs::write(
         args.raw_dir.join("latest.json"),
