@@ -4,9 +4,11 @@
 //! newEvents are grouped too: merged, a batch of them is a handful of statements instead
 //! of eight round trips each ([`Grouping`]).
 //!
-//! Callers queue a write and wait. A single writer task takes everything queued (up to
-//! the backend's batch size), runs the writes one after another in one transaction and
+//! Callers queue a write and wait. A writer takes everything queued for it (up to the
+//! backend's batch size), runs the writes one after another in one transaction and
 //! commits; only then is each caller answered, so a success still means "on disk".
+//! SQLite has one writer; PostgreSQL several, each with its own queue (see
+//! [`Grouping::writers`] and [`writer_of`]).
 //!
 //! One failing write must not fail the others. The batch first runs without savepoints
 //! (the common case: nothing fails). If a write fails, the transaction is rolled back and
@@ -18,10 +20,10 @@
 //! [`Mergeable`]). The fast path does that; the savepoint path tries each merged run in
 //! one savepoint and splits it into one savepoint per write only if that run fails.
 
-use std::{any::Any, panic::AssertUnwindSafe, sync::Arc};
+use std::{any::Any, hash::Hash, hash::Hasher, panic::AssertUnwindSafe, sync::Arc};
 
 use futures::{FutureExt, future::BoxFuture};
-use roster_domain::{AppId, NewEvent};
+use roster_domain::{AppId, ContactIdentity, NewEvent};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{StoreError, StoreResult, backend::Pools, conn::Conn, events};
@@ -33,12 +35,13 @@ pub enum Grouping {
     /// a thread of its own. SQLite: it has one writer at a time anyway, and a commit waits
     /// for the disk.
     Every,
-    /// newEvents only, merged, by one writer task per process. PostgreSQL: other writes
-    /// keep their own transactions and run in parallel on the pool; PostgreSQL already
-    /// shares WAL flushes between concurrent commits. A batch holds the advisory locks of
-    /// its events (two to four each, like every writer there), so it is kept smaller: each
-    /// lock takes a slot of the server's shared lock table (`max_locks_per_transaction` per
-    /// connection).
+    /// newEvents only, merged, by [`Grouping::writers`] writer tasks per process.
+    /// PostgreSQL: other writes keep their own transactions and run in parallel on the
+    /// pool; PostgreSQL already shares WAL flushes between concurrent commits. A batch
+    /// holds the advisory locks of its events (two to four each, like every writer there),
+    /// so it is kept smaller: each lock takes a slot of the server's shared lock table
+    /// (`max_locks_per_transaction` per connection, 6,400 slots on a default server; four
+    /// full batches take at most about 1,500).
     Events,
 }
 
@@ -59,6 +62,42 @@ impl Grouping {
             Grouping::Events => 128,
         }
     }
+
+    /// Writers per process, each committing its own batches. SQLite takes one writer at a
+    /// time anyway. On PostgreSQL a batch waiting for a lock (another transaction holds a
+    /// contact's key, for up to `lock_timeout`) holds up only the events queued behind it
+    /// in its own writer, and the server works on several batches at once. Writers side by
+    /// side cannot deadlock one another: a batch takes all its locks in one statement, in
+    /// one order, before it writes (`lock_batch`), as batches of other processes always
+    /// have.
+    pub fn writers(self) -> usize {
+        match self {
+            Grouping::Every => 1,
+            Grouping::Events => 4,
+        }
+    }
+}
+
+/// The writer a newEvent of `app` for `identity` queues for, of `writers`: fixed by the
+/// contact's identity, so one contact's events keep their order. `DefaultHasher::new()`
+/// hashes the same way on every run of one build, so tests can aim at a writer.
+pub fn writer_of(app: &AppId, identity: &ContactIdentity, writers: usize) -> usize {
+    let mut hasher = std::hash::DefaultHasher::new();
+    app.as_str().hash(&mut hasher);
+    identity.id.as_ref().map(|id| id.as_str()).hash(&mut hasher);
+    identity.user_id.hash(&mut hasher);
+    identity
+        .email
+        .as_ref()
+        .map(|e| e.as_str())
+        .hash(&mut hasher);
+    identity
+        .phone
+        .as_ref()
+        .map(|p| p.as_str())
+        .hash(&mut hasher);
+    let writers = u64::try_from(writers.max(1)).unwrap_or(1);
+    usize::try_from(hasher.finish() % writers).unwrap_or(0)
 }
 
 /// Writes waiting for the writer at most; further callers wait to queue (backpressure).
@@ -80,9 +119,9 @@ pub enum Mergeable {
     Event(Arc<(AppId, NewEvent)>),
 }
 
-/// The queue in front of the writer task. The task stops when the last handle is dropped.
+/// The queues in front of the writers. A writer stops when the last handle is dropped.
 pub struct GroupCommit<C> {
-    queue: mpsc::Sender<Job<C>>,
+    queues: Vec<mpsc::Sender<Job<C>>>,
 }
 
 impl<C: Conn + 'static> GroupCommit<C> {
@@ -93,22 +132,26 @@ impl<C: Conn + 'static> GroupCommit<C> {
     /// PostgreSQL's is a task on the caller's runtime, where its pool's sockets live, and
     /// its statements' round trips dwarf the wait.
     pub fn start<P: Pools<Conn = C>>(pools: Arc<P>, grouping: Grouping) -> std::io::Result<Self> {
-        let (queue, jobs) = mpsc::channel(QUEUE);
-        let writer = write_batches(pools, jobs, grouping.max_batch());
-        match grouping {
-            Grouping::Every => {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()?;
-                std::thread::Builder::new()
-                    .name("roster-writer".into())
-                    .spawn(move || runtime.block_on(writer))?;
+        let mut queues = Vec::with_capacity(grouping.writers());
+        for _ in 0..grouping.writers() {
+            let (queue, jobs) = mpsc::channel(QUEUE);
+            let writer = write_batches(pools.clone(), jobs, grouping.max_batch());
+            match grouping {
+                Grouping::Every => {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?;
+                    std::thread::Builder::new()
+                        .name("roster-writer".into())
+                        .spawn(move || runtime.block_on(writer))?;
+                }
+                Grouping::Events => {
+                    tokio::spawn(writer);
+                }
             }
-            Grouping::Events => {
-                tokio::spawn(writer);
-            }
+            queues.push(queue);
         }
-        Ok(Self { queue })
+        Ok(Self { queues })
     }
 
     /// Runs `work` in the next shared transaction and answers once that has committed.
@@ -122,7 +165,13 @@ impl<C: Conn + 'static> GroupCommit<C> {
         let (done, answer) = oneshot::channel();
         let work = erase(work);
         let stopped = || StoreError::Busy("the database writer has stopped".into());
-        self.queue
+        let writer = match &mergeable {
+            Some(Mergeable::Event(event)) => {
+                writer_of(&event.0, &event.1.identity, self.queues.len())
+            }
+            None => 0,
+        };
+        self.queues[writer]
             .send(Job {
                 work,
                 mergeable,

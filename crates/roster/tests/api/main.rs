@@ -27,3 +27,4 @@ mod protection;
 mod provider_faults;
 mod studio;
 mod support;
+mod writers;
