@@ -23,7 +23,7 @@
 use std::{any::Any, hash::Hash, hash::Hasher, panic::AssertUnwindSafe, sync::Arc};
 
 use futures::{FutureExt, future::BoxFuture};
-use roster_domain::{AppId, ContactIdentity, NewEvent};
+use roster_domain::{AppId, NewEvent};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{StoreError, StoreResult, backend::Pools, conn::Conn, events};
@@ -40,8 +40,8 @@ pub enum Grouping {
     /// pool; PostgreSQL already shares WAL flushes between concurrent commits. A batch
     /// holds the advisory locks of its events (two to four each, like every writer there),
     /// so it is kept smaller: each lock takes a slot of the server's shared lock table
-    /// (`max_locks_per_transaction` per connection, 6,400 slots on a default server; four
-    /// full batches take at most about 1,500).
+    /// (`max_locks_per_transaction` per connection: 6,400 slots on a default server; four
+    /// full batches of events naming a contact by `user_id`, email and phone take 2,048).
     Events,
 }
 
@@ -64,12 +64,9 @@ impl Grouping {
     }
 
     /// Writers per process, each committing its own batches. SQLite takes one writer at a
-    /// time anyway. On PostgreSQL a batch waiting for a lock (another transaction holds a
-    /// contact's key, for up to `lock_timeout`) holds up only the events queued behind it
-    /// in its own writer, and the server works on several batches at once. Writers side by
-    /// side cannot deadlock one another: a batch takes all its locks in one statement, in
-    /// one order, before it writes (`lock_batch`), as batches of other processes always
-    /// have.
+    /// time anyway. On PostgreSQL each app's events go to one writer ([`writer_of`]), so a
+    /// batch waiting for a lock (another transaction holds one of its contacts' keys, for
+    /// up to `lock_timeout`) holds up the events of the apps sharing its writer, not all.
     pub fn writers(self) -> usize {
         match self {
             Grouping::Every => 1,
@@ -78,24 +75,16 @@ impl Grouping {
     }
 }
 
-/// The writer a newEvent of `app` for `identity` queues for, of `writers`: fixed by the
-/// contact's identity, so one contact's events keep their order. `DefaultHasher::new()`
-/// hashes the same way on every run of one build, so tests can aim at a writer.
-pub fn writer_of(app: &AppId, identity: &ContactIdentity, writers: usize) -> usize {
+/// The writer an app's newEvents queue for, of `writers`. By app, not by contact: every
+/// row a batch touches (contacts, events, the `event_fields` catalogue) belongs to its
+/// app, so writers side by side share no rows and cannot deadlock one another, and an
+/// app's events stay in one queue, in arrival order, as with a single writer. (Spread by
+/// contact, one app's batches would lock its contacts and catalogue rows in crossing
+/// orders.) `DefaultHasher::new()` hashes the same way on every run of one build, so
+/// tests can aim at a writer.
+pub fn writer_of(app: &AppId, writers: usize) -> usize {
     let mut hasher = std::hash::DefaultHasher::new();
     app.as_str().hash(&mut hasher);
-    identity.id.as_ref().map(|id| id.as_str()).hash(&mut hasher);
-    identity.user_id.hash(&mut hasher);
-    identity
-        .email
-        .as_ref()
-        .map(|e| e.as_str())
-        .hash(&mut hasher);
-    identity
-        .phone
-        .as_ref()
-        .map(|p| p.as_str())
-        .hash(&mut hasher);
     let writers = u64::try_from(writers.max(1)).unwrap_or(1);
     usize::try_from(hasher.finish() % writers).unwrap_or(0)
 }
@@ -125,12 +114,12 @@ pub struct GroupCommit<C> {
 }
 
 impl<C: Conn + 'static> GroupCommit<C> {
-    /// Starts the writer. SQLite's runs on a thread of its own: on the server's runtime it
-    /// waited in the run queue behind hundreds of request tasks between two statements of
-    /// a batch, and the single writer's idle time became everyone's latency. (SQLite's
-    /// connections are threads of their own, not sockets tied to one runtime.)
-    /// PostgreSQL's is a task on the caller's runtime, where its pool's sockets live, and
-    /// its statements' round trips dwarf the wait.
+    /// Starts the writers. SQLite's one runs on a thread of its own: on the server's
+    /// runtime it waited in the run queue behind hundreds of request tasks between two
+    /// statements of a batch, and the single writer's idle time became everyone's
+    /// latency. (SQLite's connections are threads of their own, not sockets tied to one
+    /// runtime.) PostgreSQL's are tasks on the caller's runtime, where its pool's sockets
+    /// live, and their statements' round trips dwarf the wait.
     pub fn start<P: Pools<Conn = C>>(pools: Arc<P>, grouping: Grouping) -> std::io::Result<Self> {
         let mut queues = Vec::with_capacity(grouping.writers());
         for _ in 0..grouping.writers() {
@@ -166,9 +155,7 @@ impl<C: Conn + 'static> GroupCommit<C> {
         let work = erase(work);
         let stopped = || StoreError::Busy("the database writer has stopped".into());
         let writer = match &mergeable {
-            Some(Mergeable::Event(event)) => {
-                writer_of(&event.0, &event.1.identity, self.queues.len())
-            }
+            Some(Mergeable::Event(event)) => writer_of(&event.0, self.queues.len()),
             None => 0,
         };
         self.queues[writer]
