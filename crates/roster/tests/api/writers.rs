@@ -21,8 +21,8 @@ fn writer_for(keys: &Keys) -> usize {
 
 /// Another transaction holds the key of app A's contact "held" (as a newContact or a merge
 /// of that contact would), so the batch carrying A's event for it waits. The event of app
-/// B, whose events go to another writer, is answered while that lock is still held; A's is answered
-/// once it is released. With one writer per process B's event waited behind A's batch, and
+/// B, whose events go to another writer, is answered while that lock is still held; A's
+/// is answered once it is released. With one writer per process B's event waited behind A's batch, and
 /// this test failed at its 8 s bound, before the server's 10 s `lock_timeout` let go.
 #[tokio::test]
 async fn a_batch_waiting_for_a_lock_holds_up_only_its_own_writer() {
@@ -59,15 +59,14 @@ async fn a_batch_waiting_for_a_lock_holds_up_only_its_own_writer() {
         .await
         .unwrap();
 
+    let mut stuck_body = visit("a1", "held");
+    stuck_body["app_id"] = json!(app.keys.app_id);
     let stuck = tokio::spawn(
         app.client
             .post(app.url("/v2/ExternalApi/newEvent"))
             .header("X-API-KEY", &app.keys.api_key)
             .header("X-SECRET-KEY", &app.keys.secret_key)
-            .json(
-                &json!({"app_id": app.keys.app_id, "user_id": "held", "id": "a1",
-                "event_type": "visit", "event_date": "2025-03-01"}),
-            )
+            .json(&stuck_body)
             .send(),
     );
     wait_for_a_lock_wait(&mut holder).await;
