@@ -14,6 +14,9 @@ use sqlx::{
 
 use crate::{SqlStore, StoreResult, backend::Pools, group_commit::Grouping};
 
+/// How much of the database file is read through a memory map (beyond it, `pread`).
+const MMAP_BYTES: &str = "1073741824";
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// `synchronous` of SQLite: `Full` survives a power cut (the default); `Normal` may lose the
@@ -73,6 +76,13 @@ pub type SqliteStore = SqlStore<SqlitePools>;
 
 impl SqlStore<SqlitePools> {
     pub async fn open(url: &str, options: &SqliteOptions) -> StoreResult<Self> {
+        SqlStore::new(SqlitePools::open(url, options).await?)
+    }
+}
+
+impl SqlitePools {
+    /// Opens (creating if missing) and migrates the database.
+    async fn open(url: &str, options: &SqliteOptions) -> StoreResult<Self> {
         let connect = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -81,7 +91,14 @@ impl SqlStore<SqlitePools> {
                 Synchronous::Normal => SqliteSynchronous::Normal,
             })
             .busy_timeout(options.busy_timeout)
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // Pages are read through a memory map instead of a `pread` into SQLite's cache.
+            // Each newEvent reads random pages (the contact's index entry, its row for the
+            // foreign key, a leaf of `events_by_contact`); mapped, they cost SQLite's thread
+            // 15-20% less CPU per event and the writer ~10% more events/s (bench/RESULTS.md,
+            // fifth pass). The map holds the file's pages in the kernel's page cache, shared
+            // with every connection; RSS counts them once touched, private memory does not.
+            .pragma("mmap_size", MMAP_BYTES);
         // SQLite's default page cache is 2 MiB: with a million contacts nearly every page
         // the writer touched came from the kernel again. The writer gets 64 MiB, each
         // reader 16 MiB (memory is taken only as pages are used). (In a database under
@@ -110,7 +127,7 @@ impl SqlStore<SqlitePools> {
             .max_connections(options.read_connections.max(1))
             .connect_with(connect.read_only(true).pragma("cache_size", "-16384"))
             .await?;
-        SqlStore::new(SqlitePools { reads, writes })
+        Ok(Self { reads, writes })
     }
 }
 
@@ -133,4 +150,27 @@ impl Pools for SqlitePools {
     }
 
     const GROUPING: Grouping = Grouping::Every;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reads and writes alike go through the map (the write path's random page reads are
+    /// what it saves).
+    #[tokio::test]
+    async fn every_connection_reads_through_a_memory_map() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("roster.db").display());
+        let pools = SqlitePools::open(&url, &SqliteOptions::default())
+            .await
+            .unwrap();
+        for pool in [&pools.reads, &pools.writes] {
+            let (mapped,): (i64,) = sqlx::query_as("PRAGMA mmap_size")
+                .fetch_one(pool)
+                .await
+                .unwrap();
+            assert_eq!(mapped.to_string(), MMAP_BYTES);
+        }
+    }
 }
