@@ -67,6 +67,7 @@ impl Application {
     pub async fn run_until(self, shutdown: CancellationToken) -> std::io::Result<()> {
         let grace = self.settings.shutdown_grace;
         let workers = self.outbox.spawn_workers(shutdown.clone());
+        tokio::spawn(telemetry::keep_metrics_bounded(shutdown.clone()));
         let outbox = self.outbox.clone();
         let served = self.serve(shutdown, grace).await;
         let drained = async {

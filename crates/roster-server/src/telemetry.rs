@@ -44,6 +44,24 @@ pub fn init_metrics() {
     prometheus();
 }
 
+/// How often the recorder folds its latency samples into histograms when nothing scrapes
+/// `/metrics`.
+const METRICS_UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Folds recorded latency samples into their histograms every few seconds until `stop`.
+/// The recorder keeps every sample until upkeep runs, and it runs on its own only when
+/// `/metrics` is scraped: a server nobody scraped grew by about 19 bytes per request.
+pub async fn keep_metrics_bounded(stop: tokio_util::sync::CancellationToken) {
+    let mut every = tokio::time::interval(METRICS_UPKEEP_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = every.tick() => prometheus().run_upkeep(),
+            () = stop.cancelled() => return,
+        }
+    }
+}
+
 pub fn render_metrics() -> String {
     let handle = prometheus();
     handle.run_upkeep();
