@@ -78,6 +78,8 @@ pub struct Row {
     pub measured: Measured,
     /// The server's peak RSS during this level (or since start if it could not be reset).
     pub peak_rss_kib: Option<u64>,
+    /// The server's private (anonymous) RSS at the end of this level.
+    pub private_rss_kib: Option<u64>,
     /// req/s divided by /healthz's req/s at the same concurrency on the same backend.
     pub ratio: Option<f64>,
     /// req/s divided by bare axum's at the same concurrency (`bare.rs`).
@@ -127,6 +129,7 @@ async fn measure_levels(
             concurrency: connections,
             measured,
             peak_rss_kib: node.peak_rss_kib(),
+            private_rss_kib: node.private_rss_kib(),
             ratio: None,
             of_bare: None,
         };

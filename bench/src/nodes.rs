@@ -89,11 +89,22 @@ async fn spawn(mut command: Command, listening: &str) -> Node {
 
 impl Node {
     /// Peak resident memory since start or since the last [`Node::reset_peak`], in KiB.
+    /// It counts the database pages SQLite read through its memory map (the kernel's page
+    /// cache, shared and reclaimable), so it grows with the pages a level touched.
     pub fn peak_rss_kib(&self) -> Option<u64> {
+        self.status_kib("VmHWM:")
+    }
+
+    /// The process's own resident memory now (`RssAnon`: heap and stacks, no file pages).
+    pub fn private_rss_kib(&self) -> Option<u64> {
+        self.status_kib("RssAnon:")
+    }
+
+    fn status_kib(&self, field: &str) -> Option<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).ok()?;
         status
             .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .find_map(|l| l.strip_prefix(field))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
     }
 

@@ -156,7 +156,7 @@ pub fn progress_line(row: &Row) -> String {
         String::new()
     };
     format!(
-        "{} {} c={}: {} requests, {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, peak RSS {}{errors}",
+        "{} {} c={}: {} requests, {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, peak RSS {}, private RSS {}{errors}",
         row.backend,
         row.endpoint,
         row.concurrency,
@@ -165,7 +165,8 @@ pub fn progress_line(row: &Row) -> String {
         m.p50_ms,
         m.p99_ms,
         m.max_ms,
-        rss(row.peak_rss_kib)
+        rss(row.peak_rss_kib),
+        rss(row.private_rss_kib)
     )
 }
 
@@ -177,17 +178,17 @@ pub fn table(rows: &[Row]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "| backend | endpoint | concurrency | requests | non-2xx | socket errors | req/s | p50 ms | p99 ms | max ms | vs /healthz | vs bare axum | server peak RSS |"
+        "| backend | endpoint | concurrency | requests | non-2xx | socket errors | req/s | p50 ms | p99 ms | max ms | vs /healthz | vs bare axum | server peak RSS | private RSS at end |"
     );
     let _ = writeln!(
         out,
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     for row in rows {
         let m = &row.measured;
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {} | {} | {} |",
             row.backend,
             if row.endpoint == "healthz" {
                 "/healthz"
@@ -205,6 +206,7 @@ pub fn table(rows: &[Row]) -> String {
             row.ratio.map_or("-".into(), |r| format!("{r:.3}")),
             row.of_bare.map_or("-".into(), |r| format!("{r:.3}")),
             rss(row.peak_rss_kib),
+            rss(row.private_rss_kib),
         );
     }
     out
@@ -259,7 +261,7 @@ fn section(rows: &[Row], info: &RunInfo, machine: &Machine, args: &Args) -> Stri
     }
     let _ = writeln!(
         out,
-        "Each endpoint: a fresh copy of the preloaded database, a new `roster serve` with its defaults (SQLite synchronous=FULL), then each concurrency level for {} s with `wrk -t{} -c<concurrency> --latency` on loopback (closed loop; wrk shares the {} cores with the server). getCustomers: limit {}, random offsets over the whole table. Peak RSS: the server's VmHWM {}. Bare axum: the reference server of `bench/src/bare.rs` (the same `/healthz` answer on axum's defaults, without Roster's middleware, state or store), driven the same way; \"vs bare axum\" divides by its figure at the same concurrency.\n",
+        "Each endpoint: a fresh copy of the preloaded database, a new `roster serve` with its defaults (SQLite synchronous=FULL), then each concurrency level for {} s with `wrk -t{} -c<concurrency> --latency` on loopback (closed loop; wrk shares the {} cores with the server). getCustomers: limit {}, random offsets over the whole table. Peak RSS: the server's VmHWM {}; it includes the database pages SQLite reads through its memory map (the kernel's page cache, shared), so the private RSS (RssAnon) at the end of the level is the server's own memory. Bare axum: the reference server of `bench/src/bare.rs` (the same `/healthz` answer on axum's defaults, without Roster's middleware, state or store), driven the same way; \"vs bare axum\" divides by its figure at the same concurrency.\n",
         args.duration,
         args.wrk_threads,
         machine.cores,
@@ -329,7 +331,7 @@ pub fn finish(rows: &[Row], info: &RunInfo, machine: &Machine, args: &Args) -> u
             "non_2xx": r.measured.non_2xx, "socket_errors": r.measured.socket_errors,
             "requests_per_second": r.measured.rps(), "p50_ms": r.measured.p50_ms,
             "p90_ms": r.measured.p90_ms, "p99_ms": r.measured.p99_ms, "max_ms": r.measured.max_ms,
-            "ratio_to_healthz": r.ratio, "ratio_to_bare_axum": r.of_bare, "peak_rss_kib": r.peak_rss_kib})).collect::<Vec<_>>(),
+            "ratio_to_healthz": r.ratio, "ratio_to_bare_axum": r.of_bare, "peak_rss_kib": r.peak_rss_kib, "private_rss_kib": r.private_rss_kib})).collect::<Vec<_>>(),
     });
     std::fs::write(
         args.raw_dir.join("latest.json"),
