@@ -14,9 +14,6 @@ use sqlx::{
 
 use crate::{SqlStore, StoreResult, backend::Pools, group_commit::Grouping};
 
-/// How much of the database file is read through a memory map (beyond it, `pread`).
-const MMAP_BYTES: &str = "1073741824";
-
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// `synchronous` of SQLite: `Full` survives a power cut (the default); `Normal` may lose the
@@ -55,6 +52,8 @@ pub struct SqliteOptions {
     pub synchronous: Synchronous,
     pub read_connections: u32,
     pub busy_timeout: Duration,
+    /// How much of the file the writer reads through a memory map (0: none).
+    pub mmap_bytes: u64,
 }
 
 impl Default for SqliteOptions {
@@ -63,6 +62,7 @@ impl Default for SqliteOptions {
             synchronous: Synchronous::Full,
             read_connections: 8,
             busy_timeout: Duration::from_secs(5),
+            mmap_bytes: 1 << 30,
         }
     }
 }
@@ -91,14 +91,7 @@ impl SqlitePools {
                 Synchronous::Normal => SqliteSynchronous::Normal,
             })
             .busy_timeout(options.busy_timeout)
-            .foreign_keys(true)
-            // Pages are read through a memory map instead of a `pread` into SQLite's cache.
-            // Each newEvent reads random pages (the contact's index entry, its row for the
-            // foreign key, a leaf of `events_by_contact`); mapped, they cost SQLite's thread
-            // 15-20% less CPU per event and the writer ~10% more events/s (bench/RESULTS.md,
-            // fifth pass). The map holds the file's pages in the kernel's page cache, shared
-            // with every connection; RSS counts them once touched, private memory does not.
-            .pragma("mmap_size", MMAP_BYTES);
+            .foreign_keys(true);
         // SQLite's default page cache is 2 MiB: with a million contacts nearly every page
         // the writer touched came from the kernel again. The writer gets 64 MiB, each
         // reader 16 MiB (memory is taken only as pages are used). (In a database under
@@ -112,6 +105,12 @@ impl SqlitePools {
         // `temp_store=memory` keeps statement journals in memory: a multi-row upsert
         // needs one, and past 64 KiB SQLite spilled it to a temporary file, a write
         // syscall per page (10% of newEvent's CPU).
+        // The writer reads pages through a memory map instead of a `pread` into its cache.
+        // Each newEvent reads random pages (the contact's index entry, its row for the
+        // foreign key, a leaf of `events_by_contact`); mapped, they cost SQLite's thread
+        // 15-20% less CPU per event (bench/RESULTS.md, fifth pass). Mapped pages are the
+        // kernel's page cache, but RSS counts them once touched, per mapping: readers
+        // would each count the same pages again, and a map gained them nothing measurable.
         let writes = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(
@@ -119,7 +118,8 @@ impl SqlitePools {
                     .clone()
                     .pragma("cache_size", "-65536")
                     .pragma("wal_autocheckpoint", "10000")
-                    .pragma("temp_store", "memory"),
+                    .pragma("temp_store", "memory")
+                    .pragma("mmap_size", options.mmap_bytes.to_string()),
             )
             .await?;
         MIGRATOR.run(&writes).await?;
@@ -156,21 +156,37 @@ impl Pools for SqlitePools {
 mod tests {
     use super::*;
 
-    /// Reads and writes alike go through the map (the write path's random page reads are
-    /// what it saves).
-    #[tokio::test]
-    async fn every_connection_reads_through_a_memory_map() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("roster.db").display());
-        let pools = SqlitePools::open(&url, &SqliteOptions::default())
+    async fn mapped_bytes(pool: &SqlitePool) -> i64 {
+        let (mapped,): (i64,) = sqlx::query_as("PRAGMA mmap_size")
+            .fetch_one(pool)
             .await
             .unwrap();
-        for pool in [&pools.reads, &pools.writes] {
-            let (mapped,): (i64,) = sqlx::query_as("PRAGMA mmap_size")
-                .fetch_one(pool)
-                .await
-                .unwrap();
-            assert_eq!(mapped.to_string(), MMAP_BYTES);
-        }
+        mapped
+    }
+
+    async fn open_with_map(mmap_bytes: u64) -> (tempfile::TempDir, SqlitePools) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("roster.db").display());
+        let options = SqliteOptions {
+            mmap_bytes,
+            ..SqliteOptions::default()
+        };
+        let pools = SqlitePools::open(&url, &options).await.unwrap();
+        (dir, pools)
+    }
+
+    /// The writer reads through a map of the configured size; readers do not map the file
+    /// (each mapping would count the same pages in RSS again).
+    #[tokio::test]
+    async fn the_writer_alone_reads_through_a_memory_map() {
+        let (_dir, pools) = open_with_map(SqliteOptions::default().mmap_bytes).await;
+        assert_eq!(mapped_bytes(&pools.writes).await, 1 << 30);
+        assert_eq!(mapped_bytes(&pools.reads).await, 0);
+    }
+
+    #[tokio::test]
+    async fn a_map_of_zero_bytes_turns_it_off() {
+        let (_dir, pools) = open_with_map(0).await;
+        assert_eq!(mapped_bytes(&pools.writes).await, 0);
     }
 }

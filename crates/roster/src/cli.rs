@@ -41,6 +41,14 @@ pub struct GlobalArgs {
         value_name = "MODE"
     )]
     pub sqlite_synchronous: Option<String>,
+    /// SQLite: MiB of the database file the writer reads through a memory map (0: none).
+    #[arg(
+        long,
+        env = "ROSTER_SQLITE_MMAP_MIB",
+        global = true,
+        value_name = "MIB"
+    )]
+    pub sqlite_mmap_mib: Option<u64>,
     /// PostgreSQL: connections this process keeps open at most.
     #[arg(
         long,

@@ -37,6 +37,9 @@ pub enum ConfigError {
     Invalid { key: &'static str, message: String },
 }
 
+/// The largest memory map SQLite honours (0x7fff0000 bytes, just under 2 GiB), in MiB.
+const MAX_SQLITE_MMAP_MIB: u64 = 2047;
+
 /// Declares [`Layer`], one source of settings (`None`: "this source does not say"), and
 /// how a higher layer overrides a lower one, key by key.
 macro_rules! layer {
@@ -63,6 +66,7 @@ layer! {
     max_body_bytes: usize,
     default_region: String,
     sqlite_synchronous: String,
+    sqlite_mmap_mib: u64,
     shutdown_grace_seconds: u64,
     pg_max_connections: u32,
     pg_acquire_timeout_seconds: u64,
@@ -110,6 +114,7 @@ impl Layer {
             max_body_bytes: serve.max_body_bytes,
             default_region: serve.default_region.clone(),
             sqlite_synchronous: global.sqlite_synchronous.clone(),
+            sqlite_mmap_mib: global.sqlite_mmap_mib,
             shutdown_grace_seconds: serve.shutdown_grace_seconds,
             pg_max_connections: global.pg_max_connections,
             pg_acquire_timeout_seconds: global.pg_acquire_timeout_seconds,
@@ -173,6 +178,7 @@ pub struct Config {
     pub default_region: PhoneRegion,
     #[serde(serialize_with = "display")]
     pub sqlite_synchronous: Synchronous,
+    pub sqlite_mmap_mib: u64,
     pub shutdown_grace_seconds: u64,
     pub pg_max_connections: u32,
     pub pg_acquire_timeout_seconds: u64,
@@ -234,6 +240,17 @@ impl Config {
                 .unwrap_or("full")
                 .parse()
                 .map_err(|m| invalid("sqlite_synchronous", m))?,
+            sqlite_mmap_mib: match layer.sqlite_mmap_mib.unwrap_or(1024) {
+                // SQLite's own ceiling (SQLITE_MAX_MMAP_SIZE): it would cut a larger value
+                // down without saying so.
+                n if n > MAX_SQLITE_MMAP_MIB => {
+                    return Err(invalid(
+                        "sqlite_mmap_mib",
+                        format!("must be at most {MAX_SQLITE_MMAP_MIB}"),
+                    ));
+                }
+                n => n,
+            },
             shutdown_grace_seconds: layer.shutdown_grace_seconds.unwrap_or(30),
             pg_max_connections: match layer.pg_max_connections.unwrap_or(16) {
                 0 => {
@@ -335,6 +352,7 @@ impl Config {
     pub fn store_options(&self) -> StoreOptions {
         let mut options = StoreOptions::default();
         options.sqlite.synchronous = self.sqlite_synchronous;
+        options.sqlite.mmap_bytes = self.sqlite_mmap_mib << 20;
         options.postgres = PgOptions {
             max_connections: self.pg_max_connections,
             acquire_timeout: Duration::from_secs(self.pg_acquire_timeout_seconds),
@@ -441,6 +459,7 @@ mod tests {
         assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(config.database_url, "sqlite://roster.db");
         assert_eq!(config.sqlite_synchronous, Synchronous::Full);
+        assert_eq!(config.store_options().sqlite.mmap_bytes, 1 << 30);
         assert_eq!(config.max_body_bytes, 1024 * 1024);
     }
 

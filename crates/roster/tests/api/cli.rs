@@ -138,7 +138,7 @@ async fn configuration_layers_are_defaults_then_file_then_env_then_flags() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("roster.toml"),
-        "listen = \"127.0.0.1:7001\"\ndatabase_url = \"sqlite://file.db\"\ndefault_region = \"GB\"\nmax_body_bytes = 2048\npg_max_connections = 4\n",
+        "listen = \"127.0.0.1:7001\"\ndatabase_url = \"sqlite://file.db\"\ndefault_region = \"GB\"\nmax_body_bytes = 2048\npg_max_connections = 4\nsqlite_mmap_mib = 256\n",
     )
     .unwrap();
 
@@ -175,6 +175,7 @@ async fn configuration_layers_are_defaults_then_file_then_env_then_flags() {
     );
     assert_eq!(config["max_body_bytes"].as_integer(), Some(2048));
     assert_eq!(config["pg_max_connections"].as_integer(), Some(4));
+    assert_eq!(config["sqlite_mmap_mib"].as_integer(), Some(256));
     assert_eq!(
         config["pg_acquire_timeout_seconds"].as_integer(),
         Some(5),
@@ -205,6 +206,9 @@ async fn a_bad_configuration_is_refused_with_the_key_named() {
     let (ok, _, stderr) =
         output(roster(dir.path()).args(["config", "--pg-max-connections", "0"])).await;
     assert!(!ok && stderr.contains("pg_max_connections"), "{stderr}");
+    let (ok, _, stderr) =
+        output(roster(dir.path()).args(["config", "--sqlite-mmap-mib", "4096"])).await;
+    assert!(!ok && stderr.contains("sqlite_mmap_mib"), "{stderr}");
 }
 
 /// A running `roster serve`, what it printed on start, and the file its log goes to.
