@@ -185,8 +185,8 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_map_of_zero_bytes_turns_it_off() {
-        let (_dir, pools) = open_with_map(0).await;
-        assert_eq!(mapped_bytes(&pools.writes).await, 0);
+    async fn the_map_has_the_configured_size() {
+        let (_dir, pools) = open_with_map(256 << 20).await;
+        assert_eq!(mapped_bytes(&pools.writes).await, 256 << 20);
     }
 }

@@ -15,7 +15,7 @@ use roster_domain::{
 };
 use roster_server::DeliverySettings;
 use roster_server::{ProtectionSettings, ServerSettings};
-use roster_store::{PgOptions, StoreOptions, Synchronous};
+use roster_store::{PgOptions, SqliteOptions, StoreOptions, Synchronous};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -240,7 +240,10 @@ impl Config {
                 .unwrap_or("full")
                 .parse()
                 .map_err(|m| invalid("sqlite_synchronous", m))?,
-            sqlite_mmap_mib: match layer.sqlite_mmap_mib.unwrap_or(1024) {
+            sqlite_mmap_mib: match layer
+                .sqlite_mmap_mib
+                .unwrap_or(SqliteOptions::default().mmap_bytes >> 20)
+            {
                 // SQLite's own ceiling (SQLITE_MAX_MMAP_SIZE): it would cut a larger value
                 // down without saying so.
                 n if n > MAX_SQLITE_MMAP_MIB => {

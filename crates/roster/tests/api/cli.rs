@@ -207,8 +207,11 @@ async fn a_bad_configuration_is_refused_with_the_key_named() {
         output(roster(dir.path()).args(["config", "--pg-max-connections", "0"])).await;
     assert!(!ok && stderr.contains("pg_max_connections"), "{stderr}");
     let (ok, _, stderr) =
-        output(roster(dir.path()).args(["config", "--sqlite-mmap-mib", "4096"])).await;
+        output(roster(dir.path()).args(["config", "--sqlite-mmap-mib", "2048"])).await;
     assert!(!ok && stderr.contains("sqlite_mmap_mib"), "{stderr}");
+    let (ok, _, stderr) =
+        output(roster(dir.path()).args(["config", "--sqlite-mmap-mib", "2047"])).await;
+    assert!(ok, "SQLite's largest map is accepted: {stderr}");
 }
 
 /// A running `roster serve`, what it printed on start, and the file its log goes to.
