@@ -192,13 +192,16 @@ async fn main() {
             "bare axum healthz: server pid {} at {}",
             node.pid, node.base
         );
-        let nobody = Keys {
-            app_id: String::new(),
-            api_key: String::new(),
-            secret_key: String::new(),
-        };
-        rss_per_level &=
-            measure_levels(&mut node, BARE, "healthz", &nobody, 1, &args, &mut rows).await;
+        rss_per_level &= measure_levels(
+            &mut node,
+            BARE,
+            "healthz",
+            &Keys::default(),
+            1,
+            &args,
+            &mut rows,
+        )
+        .await;
         node.stop().await;
     }
     for (backend, pg) in backends {

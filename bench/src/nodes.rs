@@ -7,8 +7,8 @@ use tokio::{
     process::{Child, Command},
 };
 
-/// The credentials of the preloaded app.
-#[derive(Clone, Debug)]
+/// The credentials of the preloaded app (none, for the bare axum reference).
+#[derive(Clone, Debug, Default)]
 pub struct Keys {
     pub app_id: String,
     pub api_key: String,
