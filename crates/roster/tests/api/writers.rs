@@ -22,8 +22,9 @@ fn writer_for(keys: &Keys) -> usize {
 /// Another transaction holds the key of app A's contact "held" (as a newContact or a merge
 /// of that contact would), so the batch carrying A's event for it waits. The event of app
 /// B, whose events go to another writer, is answered while that lock is still held; A's
-/// is answered once it is released. With one writer per process B's event waited behind A's batch, and
-/// this test failed at its 8 s bound, before the server's 10 s `lock_timeout` let go.
+/// is answered once it is released. With one writer per process B's event waited behind
+/// A's batch, and this test failed at its 8 s bound, before the server's 10 s
+/// `lock_timeout` let go.
 #[tokio::test]
 async fn a_batch_waiting_for_a_lock_holds_up_only_its_own_writer() {
     let test = "writers::a_batch_waiting_for_a_lock_holds_up_only_its_own_writer";
