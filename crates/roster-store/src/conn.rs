@@ -144,6 +144,10 @@ pub trait Conn: Send {
     /// a 7,000-parameter INSERT quadratic. See [`Params`].
     const ANONYMOUS_PARAMS: bool;
 
+    /// A select-list expression gathering `columns` of every row into one JSON array of
+    /// arrays, as text (`[]` without rows): a query selecting it answers with one row.
+    fn json_rows(columns: &str) -> String;
+
     async fn fetch_all<T: RowType>(
         &mut self,
         sql: impl Into<Sql> + Send,
@@ -209,11 +213,16 @@ macro_rules! bind_all {
 /// `impl Conn` for a backend's connection type: the methods both backends share, plus
 /// the backend's own `lock_keys`.
 macro_rules! impl_conn {
-    ($conn:ty, $db:ty, row_locks: $row_locks:expr, anonymous_params: $anonymous:expr, $lock_keys:item) => {
+    ($conn:ty, $db:ty, row_locks: $row_locks:expr, anonymous_params: $anonymous:expr,
+     json_rows: $json_rows:expr, $lock_keys:item) => {
         #[async_trait]
         impl Conn for $conn {
             const ROW_LOCKS: bool = $row_locks;
             const ANONYMOUS_PARAMS: bool = $anonymous;
+
+            fn json_rows(columns: &str) -> String {
+                $json_rows.replace("{columns}", columns)
+            }
 
             async fn fetch_all<T: RowType>(
                 &mut self,
@@ -255,6 +264,7 @@ impl_conn!(
     sqlx::Sqlite,
     row_locks: false,
     anonymous_params: true,
+    json_rows: "json_group_array(json_array({columns}))",
     async fn lock_keys(&mut self, _keys: &mut Vec<String>) -> StoreResult<()> {
         Ok(()) // BEGIN IMMEDIATE already made this the only writer.
     }
@@ -265,6 +275,7 @@ impl_conn!(
     sqlx::Postgres,
     row_locks: true,
     anonymous_params: false,
+    json_rows: "COALESCE(json_agg(json_build_array({columns})), '[]')::text",
     async fn lock_keys(&mut self, keys: &mut Vec<String>) -> StoreResult<()> {
         // A fixed order keeps two writers from each holding a key the other waits for:
         // Rust's sort, kept by ORDER BY the array position (PostgreSQL evaluates a volatile

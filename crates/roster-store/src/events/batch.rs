@@ -12,7 +12,7 @@ use roster_domain::{AppId, Contact, ContactId, NewEvent, Timestamp, ids::new_obj
 
 use super::{INSERT_EVENTS, ON_EVENT_CONFLICT, upsert_values};
 use crate::{
-    StoreResult,
+    StoreError, StoreResult,
     conn::{Conn, Params},
     contacts::writes::insert_row,
 };
@@ -87,12 +87,22 @@ async fn contacts_by_user_id<C: Conn + ?Sized>(
 ) -> StoreResult<HashMap<String, i64>> {
     let wanted: BTreeSet<&str> = events.iter().map(|e| user_id(e)).collect();
     let mut params = Params::<C>::new();
+    // One row holding them all: sqlx's SQLite worker hands rows over one at a time
+    // through a channel of 50, and for a batch's hundred contacts the writer and that
+    // thread woke each other about 20 times, each a chance for a request thread to take
+    // the core from the one serial path every newEvent waits for.
     let sql = format!(
-        "SELECT user_id, pk FROM contacts WHERE app_id = {} AND user_id IN ({})",
+        "SELECT {} FROM contacts WHERE app_id = {} AND user_id IN ({})",
+        C::json_rows("user_id, pk"),
         params.add(app.as_str()),
         params.list(wanted)
     );
-    let found: Vec<(String, i64)> = conn.fetch_all(sql, params.into_args()).await?;
+    let (packed,): (String,) = conn
+        .fetch_optional(sql, params.into_args())
+        .await?
+        .ok_or_else(|| StoreError::Corrupt("an aggregate answered no row".into()))?;
+    let found: Vec<(String, i64)> = serde_json::from_str(&packed)
+        .map_err(|e| StoreError::Corrupt(format!("contacts by user_id: {e}")))?;
     let mut pks: HashMap<String, i64> = found.into_iter().collect();
     for event in events {
         if !pks.contains_key(user_id(event)) {
