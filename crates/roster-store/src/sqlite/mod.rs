@@ -7,7 +7,7 @@ use std::{str::FromStr, time::Duration};
 
 use async_trait::async_trait;
 use sqlx::{
-    Sqlite, SqliteConnection, SqlitePool, Transaction,
+    ConnectOptions, Sqlite, SqliteConnection, SqlitePool,
     pool::PoolConnection,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
@@ -15,6 +15,9 @@ use sqlx::{
 use crate::{SqlStore, StoreResult, backend::Pools, group_commit::Grouping};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+mod writer;
+use writer::{WriteConnection, WriteTransaction};
 
 /// `synchronous` of SQLite: `Full` survives a power cut (the default); `Normal` may lose the
 /// last commits on power loss (not on a process crash) and is faster.
@@ -69,7 +72,7 @@ impl Default for SqliteOptions {
 
 pub struct SqlitePools {
     reads: SqlitePool,
-    writes: SqlitePool,
+    writes: WriteConnection,
 }
 
 pub type SqliteStore = SqlStore<SqlitePools>;
@@ -111,18 +114,16 @@ impl SqlitePools {
         // 15-20% less CPU per event (bench/RESULTS.md, fifth pass). Mapped pages are the
         // kernel's page cache, but RSS counts them once touched, per mapping: readers
         // would each count the same pages again, and a map gained them nothing measurable.
-        let writes = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(
-                connect
-                    .clone()
-                    .pragma("cache_size", "-65536")
-                    .pragma("wal_autocheckpoint", "10000")
-                    .pragma("temp_store", "memory")
-                    .pragma("mmap_size", options.mmap_bytes.to_string()),
-            )
+        let mut writes = connect
+            .clone()
+            .pragma("cache_size", "-65536")
+            .pragma("wal_autocheckpoint", "10000")
+            .pragma("temp_store", "memory")
+            .pragma("mmap_size", options.mmap_bytes.to_string())
+            .connect()
             .await?;
-        MIGRATOR.run(&writes).await?;
+        MIGRATOR.run(&mut writes).await?;
+        let writes = WriteConnection::new(writes);
         let reads = SqlitePoolOptions::new()
             .max_connections(options.read_connections.max(1))
             .connect_with(connect.read_only(true).pragma("cache_size", "-16384"))
@@ -135,18 +136,18 @@ impl SqlitePools {
 impl Pools for SqlitePools {
     type Conn = SqliteConnection;
     type Read = PoolConnection<Sqlite>;
-    type Write = Transaction<'static, Sqlite>;
+    type Write = WriteTransaction;
 
     async fn read(&self) -> StoreResult<Self::Read> {
         Ok(self.reads.acquire().await?)
     }
 
     async fn begin_write(&self) -> StoreResult<Self::Write> {
-        Ok(self.writes.begin_with("BEGIN IMMEDIATE").await?)
+        self.writes.begin().await
     }
 
     async fn commit(&self, tx: Self::Write) -> StoreResult<()> {
-        Ok(tx.commit().await?)
+        tx.commit().await
     }
 
     const GROUPING: Grouping = Grouping::Every;
@@ -156,9 +157,9 @@ impl Pools for SqlitePools {
 mod tests {
     use super::*;
 
-    async fn mapped_bytes(pool: &SqlitePool) -> i64 {
+    async fn mapped_bytes<'c>(conn: impl sqlx::SqliteExecutor<'c>) -> i64 {
         let (mapped,): (i64,) = sqlx::query_as("PRAGMA mmap_size")
-            .fetch_one(pool)
+            .fetch_one(conn)
             .await
             .unwrap();
         mapped
@@ -180,13 +181,16 @@ mod tests {
     #[tokio::test]
     async fn the_writer_alone_reads_through_a_memory_map() {
         let (_dir, pools) = open_with_map(SqliteOptions::default().mmap_bytes).await;
-        assert_eq!(mapped_bytes(&pools.writes).await, 1 << 30);
+        assert_eq!(mapped_bytes(&mut *pools.writes.lock().await).await, 1 << 30);
         assert_eq!(mapped_bytes(&pools.reads).await, 0);
     }
 
     #[tokio::test]
     async fn the_map_has_the_configured_size() {
         let (_dir, pools) = open_with_map(256 << 20).await;
-        assert_eq!(mapped_bytes(&pools.writes).await, 256 << 20);
+        assert_eq!(
+            mapped_bytes(&mut *pools.writes.lock().await).await,
+            256 << 20
+        );
     }
 }
