@@ -15,7 +15,7 @@ use crate::{
     ServerSettings,
     limits::{AppRateLimiter, FormLimiter},
     routes,
-    state::AppState,
+    state::{AppState, Shared},
     telemetry,
 };
 
@@ -32,7 +32,7 @@ impl Application {
         let listener = TcpListener::bind(settings.listen).await?;
         let outbox = Outbox::new(store.clone(), settings.delivery.clone());
         let settings = Arc::new(settings);
-        let router = routes::router(AppState {
+        let router = routes::router(AppState::new(Shared {
             store,
             settings: settings.clone(),
             outbox: outbox.clone(),
@@ -44,7 +44,7 @@ impl Application {
                 settings.protection.rate_burst,
             )),
             credentials: Arc::default(),
-        });
+        }));
         Ok(Self {
             listener,
             router,
