@@ -9,6 +9,11 @@ mod cli;
 mod commands;
 mod config;
 
+/// Memory is allocated by request threads and freed by the group-commit writer (and the
+/// reverse); glibc's malloc paid for that in arena locks and chunk consolidation.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = cli::Cli::parse();
