@@ -1,7 +1,8 @@
 //! The SQLite backend: the embedded default. One file, WAL, `synchronous=FULL` unless the
-//! operator opts into `NORMAL`. Writes go through a single-connection pool and begin with
-//! `BEGIN IMMEDIATE`, so concurrent writers queue instead of failing with "database is
-//! locked"; reads use their own pool and never wait for writers (WAL).
+//! operator opts into `NORMAL`. Writes go through one connection, lent in turn
+//! ([`writer::WriteConnection`]), and begin with `BEGIN IMMEDIATE`, so concurrent writers
+//! queue instead of failing with "database is locked"; reads use their own pool and never
+//! wait for writers (WAL).
 
 use std::{str::FromStr, time::Duration};
 
