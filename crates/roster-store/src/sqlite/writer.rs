@@ -4,18 +4,23 @@
 //! with a ping before another task may take it: a round trip to the connection's thread
 //! after every transaction. Under load each round trip waits for a core, and the group
 //! commit writer, whose batches follow each other without pause, spent 0.4 ms of every
-//! 6.4 ms batch waiting for that ping (bench/RESULTS.md, sixth pass). A fair mutex hands
+//! 6 ms batch waiting for that ping (bench/RESULTS.md, sixth pass). A fair mutex hands
 //! the connection over without one; a local file's connection has nothing to test.
 
 use std::{
     ops::{Deref, DerefMut},
     sync::Arc,
+    time::Duration,
 };
 
 use sqlx::{Executor, SqliteConnection};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-use crate::StoreResult;
+use crate::{StoreError, StoreResult};
+
+/// How long a write waits for the connection before it is answered "busy" (as sqlx's
+/// pool did).
+const WAIT_FOR_CONNECTION: Duration = Duration::from_secs(30);
 
 /// The write connection, lent to one transaction at a time (first come, first served).
 #[derive(Clone)]
@@ -23,33 +28,46 @@ pub struct WriteConnection(Arc<Mutex<Lent>>);
 
 struct Lent {
     conn: SqliteConnection,
-    /// A transaction ended without COMMIT (an error, a dropped future): it is rolled back
-    /// before the next begins. Drop cannot wait for a statement, so it leaves this note.
-    unfinished: bool,
+    /// A transaction may be open: set before BEGIN is sent, cleared once COMMIT or
+    /// ROLLBACK has answered. A BEGIN whose caller stopped waiting still runs on the
+    /// connection's thread, so "may" is all that can be known; the next borrower rolls
+    /// back first, and a ROLLBACK with nothing to undo is harmless.
+    maybe_open: bool,
+}
+
+impl Lent {
+    async fn roll_back(&mut self) {
+        // A failure is mostly "no transaction is active" (SQLite already rolled back after
+        // an I/O error, or the BEGIN never ran): the state wanted. Should one be open
+        // after all, the next BEGIN fails, sets the flag again, and the borrower after
+        // it rolls back once more.
+        if let Err(error) = self.conn.execute("ROLLBACK").await {
+            tracing::debug!(%error, "rolling back an unfinished write transaction");
+        }
+        self.maybe_open = false;
+    }
 }
 
 impl WriteConnection {
     pub fn new(conn: SqliteConnection) -> Self {
         Self(Arc::new(Mutex::new(Lent {
             conn,
-            unfinished: false,
+            maybe_open: false,
         })))
     }
 
     /// Waits for the connection, then begins an immediate transaction on it (so the
     /// database refuses other processes' writers instead of failing this one later).
     pub async fn begin(&self) -> StoreResult<WriteTransaction> {
-        let mut lent = self.0.clone().lock_owned().await;
-        if lent.unfinished {
-            // SQLite may already have ended it (an I/O error rolls back): then ROLLBACK
-            // fails with "no transaction is active", which is the state wanted.
-            if let Err(error) = lent.conn.execute("ROLLBACK").await {
-                tracing::debug!(%error, "rolling back an unfinished write transaction");
-            }
-            lent.unfinished = false;
+        let mut lent = tokio::time::timeout(WAIT_FOR_CONNECTION, self.0.clone().lock_owned())
+            .await
+            .map_err(|_| StoreError::Busy("the write connection was not free in time".into()))?;
+        if lent.maybe_open {
+            lent.roll_back().await;
         }
+        lent.maybe_open = true;
         lent.conn.execute("BEGIN IMMEDIATE").await?;
-        Ok(WriteTransaction { lent, open: true })
+        Ok(WriteTransaction { lent: Some(lent) })
     }
 
     /// The connection outside any transaction.
@@ -61,14 +79,21 @@ impl WriteConnection {
 
 /// A write transaction holding the connection until it commits or is dropped (rolled back).
 pub struct WriteTransaction {
-    lent: OwnedMutexGuard<Lent>,
-    open: bool,
+    /// `None` only once dropped.
+    lent: Option<OwnedMutexGuard<Lent>>,
 }
 
 impl WriteTransaction {
+    fn lent(&mut self) -> &mut Lent {
+        self.lent
+            .as_mut()
+            .expect("a live transaction holds the connection")
+    }
+
     pub async fn commit(mut self) -> StoreResult<()> {
-        self.lent.conn.execute("COMMIT").await?;
-        self.open = false;
+        let lent = self.lent();
+        lent.conn.execute("COMMIT").await?;
+        lent.maybe_open = false;
         Ok(())
     }
 }
@@ -76,20 +101,34 @@ impl WriteTransaction {
 impl Deref for WriteTransaction {
     type Target = SqliteConnection;
     fn deref(&self) -> &SqliteConnection {
-        &self.lent.conn
+        &self
+            .lent
+            .as_ref()
+            .expect("a live transaction holds the connection")
+            .conn
     }
 }
 
 impl DerefMut for WriteTransaction {
     fn deref_mut(&mut self) -> &mut SqliteConnection {
-        &mut self.lent.conn
+        &mut self.lent().conn
     }
 }
 
+/// Ended without COMMIT: rolled back at once, so that the database's write lock is not
+/// held until the next write comes (other processes, `roster apps ...`, wait for it).
+/// Drop cannot wait, so a task keeps the connection until the ROLLBACK has run; without a
+/// runtime to run it, the next borrower rolls back (`maybe_open`).
 impl Drop for WriteTransaction {
     fn drop(&mut self) {
-        if self.open {
-            self.lent.unfinished = true;
+        let Some(mut lent) = self.lent.take() else {
+            return;
+        };
+        if !lent.maybe_open {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move { lent.roll_back().await });
         }
     }
 }
@@ -115,6 +154,17 @@ mod tests {
             .await
             .unwrap();
         (dir, WriteConnection::new(conn))
+    }
+
+    /// Another connection to the same file, as another process would have.
+    async fn other(dir: &tempfile::TempDir) -> SqliteConnection {
+        let url = format!("sqlite://{}", dir.path().join("w.db").display());
+        SqliteConnectOptions::from_str(&url)
+            .unwrap()
+            .busy_timeout(std::time::Duration::from_secs(2))
+            .connect()
+            .await
+            .unwrap()
     }
 
     async fn rows(writes: &WriteConnection) -> Vec<i64> {
@@ -173,5 +223,42 @@ mod tests {
         first.commit().await.unwrap();
         second.await.unwrap();
         assert_eq!(rows(&writes).await, vec![1, 2]);
+    }
+
+    #[tokio::test]
+    async fn a_dropped_transaction_frees_the_database_at_once() {
+        let (dir, writes) = open().await;
+        let mut dropped = writes.begin().await.unwrap();
+        dropped.execute("INSERT INTO t VALUES (1)").await.unwrap();
+        drop(dropped);
+
+        // Without a ROLLBACK until the next write here, this would give up after its
+        // busy timeout with "database is locked".
+        let mut other = other(&dir).await;
+        other.execute("BEGIN IMMEDIATE").await.unwrap();
+        other.execute("INSERT INTO t VALUES (2)").await.unwrap();
+        other.execute("COMMIT").await.unwrap();
+        assert_eq!(rows(&writes).await, vec![2]);
+    }
+
+    #[tokio::test]
+    async fn a_begin_whose_caller_stopped_waiting_leaves_no_transaction_behind() {
+        let (dir, writes) = open().await;
+        let mut holder = other(&dir).await;
+        holder.execute("BEGIN IMMEDIATE").await.unwrap();
+        // Our BEGIN waits for the other connection's lock; its caller gives up, but the
+        // statement is already on the connection's thread and begins once the lock is free.
+        let gave_up =
+            tokio::time::timeout(std::time::Duration::from_millis(100), writes.begin()).await;
+        assert!(
+            gave_up.is_err(),
+            "began while another connection held the lock"
+        );
+        holder.execute("COMMIT").await.unwrap();
+
+        let mut next = writes.begin().await.unwrap();
+        next.execute("INSERT INTO t VALUES (3)").await.unwrap();
+        next.commit().await.unwrap();
+        assert_eq!(rows(&writes).await, vec![3]);
     }
 }
