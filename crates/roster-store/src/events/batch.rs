@@ -27,16 +27,8 @@ pub async fn record_all<C: Conn + ?Sized>(
     if !events.iter().all(|(_, event)| takes_common_path(event)) || has_repeats(events) {
         return one_by_one(conn, events).await;
     }
-    let mut by_app: BTreeMap<&str, (&AppId, Vec<&NewEvent>)> = BTreeMap::new();
-    for (app, event) in events {
-        by_app
-            .entry(app.as_str())
-            .or_insert_with(|| (app, Vec::new()))
-            .1
-            .push(event);
-    }
     let now = Timestamp::now();
-    for (app, of_app) in by_app.values() {
+    for (app, of_app) in by_app(events).values() {
         let contacts = contacts_by_user_id(conn, app, of_app, now).await?;
         upsert_events(conn, app, of_app, &|event| contacts[user_id(event)], now).await?;
         catalogue_fields(conn, app, of_app).await?;
@@ -48,10 +40,34 @@ async fn one_by_one<C: Conn + ?Sized>(
     conn: &mut C,
     events: &[&(AppId, NewEvent)],
 ) -> StoreResult<()> {
+    if C::ROW_LOCKS {
+        // Another process's batch of the same app may catalogue the same fields. Inserted
+        // event by event, in arrival order, two batches could each wait for a catalogue row
+        // the other inserted first (a deadlock PostgreSQL breaks after a second). All at
+        // once, in (app, type, field) order like the merged path's, they wait in one order.
+        for (app, of_app) in by_app(events).values() {
+            catalogue_fields(conn, app, of_app).await?;
+        }
+    }
     for (app, event) in events {
         super::record(conn, app, event).await?;
     }
     Ok(())
+}
+
+/// The events of each app, apps in order.
+fn by_app<'e>(
+    events: &[&'e (AppId, NewEvent)],
+) -> BTreeMap<&'e str, (&'e AppId, Vec<&'e NewEvent>)> {
+    let mut by_app: BTreeMap<&str, (&AppId, Vec<&NewEvent>)> = BTreeMap::new();
+    for (app, event) in events {
+        by_app
+            .entry(app.as_str())
+            .or_insert_with(|| (app, Vec::new()))
+            .1
+            .push(event);
+    }
+    by_app
 }
 
 /// Named by `user_id` alone: found by it, or created with only it.
