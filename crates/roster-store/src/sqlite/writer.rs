@@ -167,6 +167,21 @@ mod tests {
             .unwrap()
     }
 
+    /// A transaction that has written `n`, still open.
+    async fn write_row(writes: &WriteConnection, n: i64) -> WriteTransaction {
+        let mut tx = writes.begin().await.unwrap();
+        sqlx::query("INSERT INTO t VALUES ($1)")
+            .bind(n)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx
+    }
+
+    async fn commit_row(writes: &WriteConnection, n: i64) {
+        write_row(writes, n).await.commit().await.unwrap();
+    }
+
     async fn rows(writes: &WriteConnection) -> Vec<i64> {
         let mut conn = writes.lock().await;
         sqlx::query_scalar("SELECT n FROM t ORDER BY n")
@@ -178,23 +193,16 @@ mod tests {
     #[tokio::test]
     async fn a_dropped_transaction_is_rolled_back_before_the_next_begins() {
         let (_dir, writes) = open().await;
-        let mut dropped = writes.begin().await.unwrap();
-        dropped.execute("INSERT INTO t VALUES (1)").await.unwrap();
-        drop(dropped);
+        drop(write_row(&writes, 1).await);
 
-        let mut next = writes.begin().await.unwrap();
-        next.execute("INSERT INTO t VALUES (2)").await.unwrap();
-        next.commit().await.unwrap();
-
+        commit_row(&writes, 2).await;
         assert_eq!(rows(&writes).await, vec![2]);
     }
 
     #[tokio::test]
     async fn a_committed_transaction_stays() {
         let (_dir, writes) = open().await;
-        let mut tx = writes.begin().await.unwrap();
-        tx.execute("INSERT INTO t VALUES (7)").await.unwrap();
-        tx.commit().await.unwrap();
+        commit_row(&writes, 7).await;
         // The next transaction finds nothing to roll back.
         writes.begin().await.unwrap().commit().await.unwrap();
         assert_eq!(rows(&writes).await, vec![7]);
@@ -208,11 +216,7 @@ mod tests {
 
         let second = tokio::spawn({
             let writes = writes.clone();
-            async move {
-                let mut tx = writes.begin().await.unwrap();
-                tx.execute("INSERT INTO t VALUES (2)").await.unwrap();
-                tx.commit().await.unwrap();
-            }
+            async move { commit_row(&writes, 2).await }
         });
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         assert!(
@@ -228,9 +232,7 @@ mod tests {
     #[tokio::test]
     async fn a_dropped_transaction_frees_the_database_at_once() {
         let (dir, writes) = open().await;
-        let mut dropped = writes.begin().await.unwrap();
-        dropped.execute("INSERT INTO t VALUES (1)").await.unwrap();
-        drop(dropped);
+        drop(write_row(&writes, 1).await);
 
         // Without a ROLLBACK until the next write here, this would give up after its
         // busy timeout with "database is locked".
@@ -256,9 +258,7 @@ mod tests {
         );
         holder.execute("COMMIT").await.unwrap();
 
-        let mut next = writes.begin().await.unwrap();
-        next.execute("INSERT INTO t VALUES (3)").await.unwrap();
-        next.commit().await.unwrap();
+        commit_row(&writes, 3).await;
         assert_eq!(rows(&writes).await, vec![3]);
     }
 }
