@@ -16,7 +16,7 @@ use serde::Serialize;
 use thiserror::Error;
 use utoipa::ToSchema;
 
-use crate::limits::RateLimited;
+use crate::{limits::RateLimited, protection::rate_headers};
 
 #[derive(Debug, Error)]
 pub enum ApiError {
@@ -170,12 +170,10 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// `Retry-After` and the IETF draft's `RateLimit-Limit/-Remaining/-Reset` (seconds until a
-/// request is allowed again). Sent on 429 only, so the hot path adds no headers.
+/// `Retry-After` and the IETF draft's `RateLimit-Limit/-Remaining/-Reset`; on a 429 the
+/// reset is the seconds until a request is allowed again.
 fn rate_limit_headers(headers: &mut HeaderMap, limited: RateLimited) {
-    let wait = HeaderValue::from(limited.retry_after_seconds);
-    headers.insert(header::RETRY_AFTER, wait.clone());
-    headers.insert("ratelimit-limit", HeaderValue::from(limited.limit));
-    headers.insert("ratelimit-remaining", HeaderValue::from_static("0"));
-    headers.insert("ratelimit-reset", wait);
+    let wait = limited.retry_after_seconds;
+    headers.insert(header::RETRY_AFTER, HeaderValue::from(wait));
+    rate_headers::insert(headers, limited.limit, 0, wait);
 }

@@ -5,6 +5,8 @@ use std::{net::IpAddr, num::NonZeroU32, time::Duration};
 use governor::{
     DefaultKeyedRateLimiter, Quota, RateLimiter,
     clock::{Clock, DefaultClock},
+    middleware::{StateInformationMiddleware, StateSnapshot},
+    state::keyed::DefaultKeyedStateStore,
 };
 use roster_domain::AppId;
 
@@ -39,8 +41,37 @@ impl FormLimiter {
 /// once the keys are known good, so strangers cannot spend an app's budget. Keys are the
 /// apps of this server, so the map stays small.
 pub struct AppRateLimiter {
-    limiter: Option<DefaultKeyedRateLimiter<AppId>>,
+    limiter: Option<AppBuckets>,
     clock: DefaultClock,
+}
+
+/// Buckets that report what is left in them when they let a request through.
+type AppBuckets =
+    RateLimiter<AppId, DefaultKeyedStateStore<AppId>, DefaultClock, StateInformationMiddleware>;
+
+/// What an allowed request's `RateLimit-*` headers say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateAllowance {
+    /// The bucket's size (requests allowed back to back).
+    pub limit: u32,
+    /// Requests the app may still send back to back.
+    pub remaining: u32,
+    /// Whole seconds until the bucket is full again (0: it is full).
+    pub reset_seconds: u64,
+}
+
+impl RateAllowance {
+    fn of(snapshot: &StateSnapshot) -> Self {
+        let quota = snapshot.quota();
+        let limit = quota.burst_size().get();
+        let remaining = snapshot.remaining_burst_capacity();
+        let refill = quota.replenish_interval() * limit.saturating_sub(remaining);
+        Self {
+            limit,
+            remaining,
+            reset_seconds: refill.as_secs() + u64::from(refill.subsec_nanos() > 0),
+        }
+    }
 }
 
 /// Why a request was refused: what the `RateLimit-*` and `Retry-After` headers say.
@@ -59,6 +90,7 @@ impl AppRateLimiter {
         let limiter = NonZeroU32::new(rate).map(|rate| {
             let burst = NonZeroU32::new(burst).unwrap_or(rate);
             RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst))
+                .with_middleware::<StateInformationMiddleware>()
         });
         Self {
             limiter,
@@ -66,18 +98,25 @@ impl AppRateLimiter {
         }
     }
 
-    /// Takes one request from the app's bucket, or says how long to wait.
-    pub fn check(&self, app: &AppId) -> Result<(), RateLimited> {
+    /// Whether requests are limited at all.
+    pub fn is_on(&self) -> bool {
+        self.limiter.is_some()
+    }
+
+    /// Takes one request from the app's bucket and says what is left (nothing when the
+    /// limit is off), or says how long to wait.
+    pub fn check(&self, app: &AppId) -> Result<Option<RateAllowance>, RateLimited> {
         let Some(limiter) = &self.limiter else {
-            return Ok(());
+            return Ok(None);
         };
-        limiter.check_key(app).map_err(|not_until| {
+        let snapshot = limiter.check_key(app).map_err(|not_until| {
             let wait = not_until.wait_time_from(self.clock.now());
             RateLimited {
                 limit: not_until.quota().burst_size().get(),
                 retry_after_seconds: whole_seconds(wait),
             }
-        })
+        })?;
+        Ok(Some(RateAllowance::of(&snapshot)))
     }
 }
 
@@ -103,6 +142,19 @@ mod tests {
     }
 
     #[test]
+    fn an_allowed_request_says_what_is_left_and_when_the_bucket_is_full_again() {
+        let limiter = AppRateLimiter::new(1, 3);
+        let app = AppId::new("a");
+        let first = limiter.check(&app).unwrap().unwrap();
+        assert_eq!(
+            (first.limit, first.remaining, first.reset_seconds),
+            (3, 2, 1)
+        );
+        let second = limiter.check(&app).unwrap().unwrap();
+        assert_eq!((second.remaining, second.reset_seconds), (1, 2));
+    }
+
+    #[test]
     fn apps_have_their_own_buckets() {
         let limiter = AppRateLimiter::new(1, 1);
         assert!(limiter.check(&AppId::new("a")).is_ok());
@@ -114,7 +166,8 @@ mod tests {
     fn a_rate_of_zero_never_refuses() {
         let limiter = AppRateLimiter::new(0, 0);
         let app = AppId::new("a");
-        assert!((0..10_000).all(|_| limiter.check(&app).is_ok()));
+        assert!(!limiter.is_on());
+        assert!((0..10_000).all(|_| limiter.check(&app) == Ok(None)));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 use axum::{extract::FromRequestParts, http::request::Parts};
 use roster_domain::{AppId, SecretHash};
 
-use crate::{error::ApiError, state::AppState};
+use crate::{error::ApiError, protection::rate_headers, state::AppState};
 
 /// The app whose `X-API-KEY` / `X-SECRET-KEY` the request carries. Missing or wrong keys
 /// are a 401 (contract: a credential problem is never a 400, which integrators retry);
@@ -35,10 +35,13 @@ impl Authenticated {
             }
         };
         // Only now: a request with wrong keys must not spend the app's budget.
-        state
+        let allowance = state
             .rate_limiter
             .check(&app.app_id)
             .map_err(ApiError::TooManyRequests)?;
+        if let Some(allowance) = allowance {
+            rate_headers::report(allowance);
+        }
         Ok(Self { app_id: app.app_id })
     }
 }

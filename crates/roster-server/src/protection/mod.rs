@@ -1,10 +1,11 @@
 //! What a public API needs besides correctness: a bound on requests in flight, a request
 //! timeout (both here), per-app rate limits (`crate::limits`, checked after
-//! authentication) and limits on the shape of untrusted bodies (`json`, `form`).
+//! authentication; their headers: `rate_headers`) and limits on the shape of untrusted bodies (`json`, `form`).
 //! README, "Protection", documents the defaults.
 
 pub mod form;
 pub mod json;
+pub mod rate_headers;
 
 use std::{sync::Arc, time::Duration};
 

@@ -93,6 +93,51 @@ async fn an_app_over_its_rate_limit_gets_a_429_with_headers_and_passes_after_ret
 }
 
 #[tokio::test]
+async fn allowed_answers_say_what_is_left_of_the_budget_on_v2_and_v1_alike() {
+    let app = spawn(tiny_rate()).await;
+
+    let first = list_as(&app, &app.keys).await;
+    assert_eq!(first.status(), StatusCode::OK);
+    // A fresh bucket of 3 with one request taken: 2 left, full again in 1 s at 1/s.
+    assert_eq!(header(&first, "ratelimit-limit"), "3");
+    assert_eq!(header(&first, "ratelimit-remaining"), "2");
+    assert_eq!(header(&first, "ratelimit-reset"), "1");
+    // The legacy endpoints carry their keys in the body; their answers count the same.
+    let legacy = app
+        .client
+        .post(app.url("/v1/ExternalApi/getOptinCustomers"))
+        .json(&json!({"api_key": app.keys.api_key, "secret_key": app.keys.secret_key}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(legacy.status(), StatusCode::OK);
+    assert_eq!(header(&legacy, "ratelimit-limit"), "3");
+    let left: u32 = header(&legacy, "ratelimit-remaining").parse().unwrap();
+    assert!(
+        left < 3,
+        "the legacy request took from the same bucket: {left} left"
+    );
+
+    let wrong_secret = Keys {
+        secret_key: "wrong".into(),
+        ..app.keys.clone()
+    };
+    let refused = list_as(&app, &wrong_secret).await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert!(refused.headers().get("ratelimit-remaining").is_none());
+}
+
+#[tokio::test]
+async fn without_a_rate_limit_answers_carry_no_rate_limit_headers() {
+    let app = spawn(ProtectionSettings::off()).await;
+
+    let answer = list_as(&app, &app.keys).await;
+
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert!(answer.headers().get("ratelimit-limit").is_none());
+}
+
+#[tokio::test]
 async fn one_app_spending_its_budget_leaves_other_apps_and_wrong_keys_cost_nothing() {
     let app = spawn(tiny_rate()).await;
     let other = app.create_app("Studio B").await;
