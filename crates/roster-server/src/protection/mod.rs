@@ -21,6 +21,8 @@ use crate::{ProtectionSettings, error::ApiError};
 pub struct Guard {
     slots: Option<Semaphore>,
     timeout: Option<Duration>,
+    /// Whether answers carry `RateLimit-*` headers (apps' rates are limited).
+    rate_headers: bool,
 }
 
 impl Guard {
@@ -29,12 +31,14 @@ impl Guard {
             slots: (settings.max_concurrent_requests > 0)
                 .then(|| Semaphore::new(settings.max_concurrent_requests)),
             timeout: (!settings.request_timeout.is_zero()).then_some(settings.request_timeout),
+            rate_headers: settings.rate_per_second > 0,
         })
     }
 }
 
 /// Takes a slot without waiting (none free: 503 now, not a queue that grows until every
-/// client times out), then runs the request under the timeout. A timed-out request is
+/// client times out), then runs the request under the timeout, adding the rate limit's
+/// headers (`rate_headers`). A timed-out request is
 /// dropped: its body stops being read and an uncommitted transaction rolls back, except a
 /// write already handed to SQLite's group-commit writer, which still commits whole (so a
 /// 503 never says whether a write happened; README, "Protection").
@@ -50,14 +54,21 @@ pub async fn guard(
         },
         None => None,
     };
-    match guard.timeout {
-        Some(limit) => match tokio::time::timeout(limit, next.run(req)).await {
-            Ok(response) => response,
-            Err(_) => {
-                tracing::warn!(?limit, "request timed out");
-                ApiError::TimedOut(limit).into_response()
-            }
-        },
-        None => next.run(req).await,
+    let answer = async {
+        match guard.timeout {
+            Some(limit) => match tokio::time::timeout(limit, next.run(req)).await {
+                Ok(response) => response,
+                Err(_) => {
+                    tracing::warn!(?limit, "request timed out");
+                    ApiError::TimedOut(limit).into_response()
+                }
+            },
+            None => next.run(req).await,
+        }
+    };
+    if guard.rate_headers {
+        rate_headers::around(answer).await
+    } else {
+        answer.await
     }
 }

@@ -10,34 +10,31 @@
 use std::cell::Cell;
 
 use axum::{
-    extract::{Request, State},
-    http::{HeaderMap, HeaderValue},
-    middleware::Next,
+    http::{HeaderMap, HeaderName, HeaderValue},
     response::Response,
 };
 
-use crate::{limits::RateAllowance, state::AppState};
+use crate::limits::RateAllowance;
 
 tokio::task_local! {
     static ALLOWANCE: Cell<Option<RateAllowance>>;
 }
 
-/// Remembers what the app's bucket holds after this request, for [`add`]. Outside the
+/// Remembers what the app's bucket holds after this request, for [`around`]. Outside the
 /// layer (no slot), it is dropped.
 pub fn report(allowance: RateAllowance) {
     let _ = ALLOWANCE.try_with(|slot| slot.set(Some(allowance)));
 }
 
-/// Adds the headers to a response whose request passed the rate check. A refused
-/// request's 429 carries its own (`ApiError`); a request refused before the check (bad
-/// keys) spent nothing and gets none.
-pub async fn add(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if !state.rate_limiter.is_on() {
-        return next.run(req).await;
-    }
+/// Runs `answer` (a request's handling) and adds the headers to its response if the
+/// request passed the rate check. A refused request's 429 carries its own (`ApiError`); a
+/// request refused before the check (bad keys) spent nothing and gets none. Called by the
+/// guard every API request already passes (`super::guard`), not as a layer of its own:
+/// one more middleware layer cost each request more than the headers.
+pub async fn around(answer: impl Future<Output = Response>) -> Response {
     ALLOWANCE
         .scope(Cell::new(None), async {
-            let mut response = next.run(req).await;
+            let mut response = answer.await;
             let headers = response.headers_mut();
             if let Some(allowance) = ALLOWANCE.with(Cell::get)
                 && !headers.contains_key(LIMIT)
@@ -54,11 +51,14 @@ pub async fn add(State(state): State<AppState>, req: Request, next: Next) -> Res
         .await
 }
 
-const LIMIT: &str = "ratelimit-limit";
+// Named once: a name given as text is parsed again at every insert.
+const LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
+const REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
+const RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
 
 /// The three headers: the bucket's size, what is left, and the seconds `reset` names.
 pub fn insert(headers: &mut HeaderMap, limit: u32, remaining: u32, reset: u64) {
     headers.insert(LIMIT, HeaderValue::from(limit));
-    headers.insert("ratelimit-remaining", HeaderValue::from(remaining));
-    headers.insert("ratelimit-reset", HeaderValue::from(reset));
+    headers.insert(REMAINING, HeaderValue::from(remaining));
+    headers.insert(RESET, HeaderValue::from(reset));
 }

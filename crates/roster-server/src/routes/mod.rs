@@ -119,9 +119,7 @@ pub fn router(state: AppState) -> Router {
             protection::guard,
         ))
     };
-    let keyed = guarded(Router::new().nest(V2, v2).nest("/v1/ExternalApi", v1)).route_layer(
-        axum::middleware::from_fn_with_state(state.clone(), protection::rate_headers::add),
-    );
+    let keyed = guarded(Router::new().nest(V2, v2).nest("/v1/ExternalApi", v1));
     let webhooks = guarded(
         Router::new()
             .route(
