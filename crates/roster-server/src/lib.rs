@@ -17,5 +17,5 @@ pub mod telemetry;
 pub mod wire;
 
 pub use roster_delivery::{DeliverySettings, Outbox};
-pub use settings::{ProtectionSettings, ServerSettings};
+pub use settings::{JsonLimits, ProtectionSettings, ServerSettings};
 pub use startup::Application;

@@ -32,16 +32,52 @@ pub struct ProtectionSettings {
     pub request_timeout: Duration,
     /// API requests handled at once; one more is answered 503 at once (0: no limit).
     pub max_concurrent_requests: usize,
+    /// The shape JSON bodies may have.
+    pub json: JsonLimits,
+}
+
+/// Limits on the shape of a JSON body, on top of its size (README, "Protection"): a body
+/// within the size limit still must not nest without end, carry a megabyte string in an
+/// `event_data` value, or an array of a hundred thousand items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JsonLimits {
+    /// Objects and arrays inside each other, the body itself being level 1.
+    pub max_depth: usize,
+    /// Bytes of any string or field name, except the top-level message bodies (`html`,
+    /// `text`, `message`, `body`), which have their own rule.
+    pub max_string_bytes: usize,
+    /// Items of any array (the API's own lists stop far earlier: 500 memberships, 100 tags).
+    pub max_array_items: usize,
+    /// Fields of any object (newContact: its fields plus 200 custom attributes).
+    pub max_object_fields: usize,
+}
+
+impl JsonLimits {
+    /// The deepest nesting a limit may allow: serde_json refuses to parse past 128 levels,
+    /// and a body that deep would get its parse error instead of this limit's.
+    pub const DEEPEST: usize = 100;
+}
+
+impl Default for JsonLimits {
+    fn default() -> Self {
+        Self {
+            max_depth: 32,
+            max_string_bytes: 16 * 1024,
+            max_array_items: 1000,
+            max_object_fields: 256,
+        }
+    }
 }
 
 impl ProtectionSettings {
-    /// No rate limit, no concurrency bound, no timeout.
+    /// No rate limit, no concurrency bound, no timeout (the JSON limits stay).
     pub fn off() -> Self {
         Self {
             rate_per_second: 0,
             rate_burst: 0,
             request_timeout: Duration::ZERO,
             max_concurrent_requests: 0,
+            json: JsonLimits::default(),
         }
     }
 }
@@ -54,6 +90,7 @@ impl Default for ProtectionSettings {
             rate_burst: 2000,
             request_timeout: Duration::from_secs(30),
             max_concurrent_requests: 1024,
+            json: JsonLimits::default(),
         }
     }
 }

@@ -37,3 +37,10 @@ pub struct Shared {
     /// App keys recently checked, so most requests skip the database for them.
     pub credentials: Arc<CredentialCache>,
 }
+
+/// What the JSON body extractor (`extract::ApiJson`) checks bodies against.
+impl axum::extract::FromRef<AppState> for crate::JsonLimits {
+    fn from_ref(state: &AppState) -> Self {
+        state.settings.protection.json
+    }
+}

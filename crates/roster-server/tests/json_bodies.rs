@@ -5,6 +5,7 @@
 use axum::response::IntoResponse;
 use proptest::prelude::*;
 use roster_server::{
+    JsonLimits,
     extract::parse_json,
     wire::{campaigns, contacts, engagement, events, messaging, studio},
 };
@@ -96,7 +97,7 @@ fn json() -> impl Strategy<Value = Value> {
 }
 
 fn check<T: DeserializeOwned>(bytes: &[u8]) -> Result<(), TestCaseError> {
-    if let Err(err) = parse_json::<T>(bytes) {
+    if let Err(err) = parse_json::<T>(bytes, &JsonLimits::default()) {
         let status = err.into_response().status();
         prop_assert!(
             status.is_client_error(),

@@ -139,6 +139,18 @@ pub struct ServeArgs {
     /// API requests handled at once; more are answered 503 at once (0: no limit).
     #[arg(long, env = "ROSTER_MAX_CONCURRENT_REQUESTS", value_name = "N")]
     pub max_concurrent_requests: Option<usize>,
+    /// JSON bodies: objects and arrays nested at most this deep (400 beyond).
+    #[arg(long, env = "ROSTER_JSON_MAX_DEPTH", value_name = "N")]
+    pub json_max_depth: Option<usize>,
+    /// JSON bodies: bytes of any string or field name, message bodies aside (413 beyond).
+    #[arg(long, env = "ROSTER_JSON_MAX_STRING_BYTES", value_name = "BYTES")]
+    pub json_max_string_bytes: Option<usize>,
+    /// JSON bodies: items of any array (413 beyond).
+    #[arg(long, env = "ROSTER_JSON_MAX_ARRAY_ITEMS", value_name = "N")]
+    pub json_max_array_items: Option<usize>,
+    /// JSON bodies: fields of any object (413 beyond).
+    #[arg(long, env = "ROSTER_JSON_MAX_OBJECT_FIELDS", value_name = "N")]
+    pub json_max_object_fields: Option<usize>,
     #[command(flatten)]
     pub messaging: MessagingArgs,
 }

@@ -14,7 +14,7 @@ use roster_domain::{
     },
 };
 use roster_server::DeliverySettings;
-use roster_server::{ProtectionSettings, ServerSettings};
+use roster_server::{JsonLimits, ProtectionSettings, ServerSettings};
 use roster_store::{PgOptions, SqliteOptions, StoreOptions, Synchronous};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -35,6 +35,17 @@ pub enum ConfigError {
     },
     #[error("{key}: {message}")]
     Invalid { key: &'static str, message: String },
+}
+
+/// A count that must not be 0 (a limit of nothing would refuse every request).
+fn positive(key: &'static str, given: Option<usize>, default: usize) -> Result<usize, ConfigError> {
+    match given.unwrap_or(default) {
+        0 => Err(ConfigError::Invalid {
+            key,
+            message: "must be greater than 0".into(),
+        }),
+        n => Ok(n),
+    }
 }
 
 /// The largest memory map SQLite honours (0x7fff0000 bytes, just under 2 GiB), in MiB.
@@ -96,6 +107,10 @@ layer! {
     rate_limit_burst: u32,
     request_timeout_seconds: u64,
     max_concurrent_requests: usize,
+    json_max_depth: usize,
+    json_max_string_bytes: usize,
+    json_max_array_items: usize,
+    json_max_object_fields: usize,
     timezone: String,
     quiet_hours_sms: String,
     quiet_hours_email: String,
@@ -149,6 +164,10 @@ impl Layer {
             rate_limit_burst: serve.rate_limit_burst,
             request_timeout_seconds: serve.request_timeout_seconds,
             max_concurrent_requests: serve.max_concurrent_requests,
+            json_max_depth: serve.json_max_depth,
+            json_max_string_bytes: serve.json_max_string_bytes,
+            json_max_array_items: serve.json_max_array_items,
+            json_max_object_fields: serve.json_max_object_fields,
         }
     }
 
@@ -200,6 +219,10 @@ pub struct Config {
     pub rate_limit_burst: u32,
     pub request_timeout_seconds: u64,
     pub max_concurrent_requests: usize,
+    pub json_max_depth: usize,
+    pub json_max_string_bytes: usize,
+    pub json_max_array_items: usize,
+    pub json_max_object_fields: usize,
 }
 
 impl Config {
@@ -323,6 +346,30 @@ impl Config {
             max_concurrent_requests: layer
                 .max_concurrent_requests
                 .unwrap_or(defaults.max_concurrent_requests),
+            json_max_depth: match layer.json_max_depth.unwrap_or(defaults.json.max_depth) {
+                n @ 1..=JsonLimits::DEEPEST => n,
+                _ => {
+                    return Err(invalid(
+                        "json_max_depth",
+                        format!("must be from 1 to {}", JsonLimits::DEEPEST),
+                    ));
+                }
+            },
+            json_max_string_bytes: positive(
+                "json_max_string_bytes",
+                layer.json_max_string_bytes,
+                defaults.json.max_string_bytes,
+            )?,
+            json_max_array_items: positive(
+                "json_max_array_items",
+                layer.json_max_array_items,
+                defaults.json.max_array_items,
+            )?,
+            json_max_object_fields: positive(
+                "json_max_object_fields",
+                layer.json_max_object_fields,
+                defaults.json.max_object_fields,
+            )?,
         })
     }
 
@@ -348,6 +395,12 @@ impl Config {
                 rate_burst: self.rate_limit_burst,
                 request_timeout: Duration::from_secs(self.request_timeout_seconds),
                 max_concurrent_requests: self.max_concurrent_requests,
+                json: JsonLimits {
+                    max_depth: self.json_max_depth,
+                    max_string_bytes: self.json_max_string_bytes,
+                    max_array_items: self.json_max_array_items,
+                    max_object_fields: self.json_max_object_fields,
+                },
             },
         }
     }
@@ -513,6 +566,56 @@ mod tests {
             err.to_string().starts_with("request_timeout_seconds:"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn json_limits_come_from_the_layers_and_refuse_nonsense() {
+        let file: Layer =
+            toml::from_str("json_max_string_bytes = 65536\njson_max_depth = 8").unwrap();
+        let args = Layer {
+            json_max_array_items: Some(5000),
+            ..Layer::default()
+        };
+        let json = Config::resolve(args.over(file))
+            .unwrap()
+            .server_settings()
+            .protection
+            .json;
+        assert_eq!(
+            json,
+            JsonLimits {
+                max_depth: 8,
+                max_string_bytes: 65536,
+                max_array_items: 5000,
+                ..JsonLimits::default()
+            }
+        );
+        for (layer, key) in [
+            (
+                Layer {
+                    json_max_depth: Some(0),
+                    ..Layer::default()
+                },
+                "json_max_depth:",
+            ),
+            (
+                Layer {
+                    json_max_depth: Some(101),
+                    ..Layer::default()
+                },
+                "json_max_depth:",
+            ),
+            (
+                Layer {
+                    json_max_object_fields: Some(0),
+                    ..Layer::default()
+                },
+                "json_max_object_fields:",
+            ),
+        ] {
+            let err = Config::resolve(layer).unwrap_err();
+            assert!(err.to_string().starts_with(key), "{err}");
+        }
     }
 
     #[test]

@@ -1,11 +1,11 @@
 use axum::{
     body::Bytes,
-    extract::{FromRequest, Request},
+    extract::{FromRef, FromRequest, Request},
     http::{StatusCode, header},
 };
 use serde::de::DeserializeOwned;
 
-use crate::error::ApiError;
+use crate::{JsonLimits, error::ApiError};
 
 /// A JSON body: `Content-Type: application/json` (else 415), within the body limit (else
 /// 413), parsed with the path of the offending field in any 400.
@@ -14,6 +14,7 @@ pub struct ApiJson<T>(pub T);
 impl<S, T> FromRequest<S> for ApiJson<T>
 where
     S: Send + Sync,
+    JsonLimits: FromRef<S>,
     T: DeserializeOwned,
 {
     type Rejection = ApiError;
@@ -30,7 +31,7 @@ where
                 }
             }
         })?;
-        parse_json(&bytes).map(ApiJson)
+        parse_json(&bytes, &JsonLimits::from_ref(state)).map(ApiJson)
     }
 }
 
@@ -57,8 +58,8 @@ fn require_json_content_type(req: &Request) -> Result<(), ApiError> {
 
 /// Parses a JSON document into `T`, naming the field at fault; first checks its shape
 /// (depth, string, array and object sizes: `protection::json`).
-pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    crate::protection::json::check(bytes)?;
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8], limits: &JsonLimits) -> Result<T, ApiError> {
+    crate::protection::json::check(bytes, limits)?;
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
         let path = err.path().to_string();

@@ -2,10 +2,13 @@
 //! before they are decoded: Twilio sends a few dozen short parameters and a form at most
 //! 50 fields, so anything far beyond is refused with a 413 rather than decoded.
 
-use crate::{error::ApiError, protection::json::MAX_STRING_BYTES};
+use crate::error::ApiError;
 
 /// Parameters in one body.
 pub const MAX_PARAMS: usize = 256;
+/// Bytes of a decoded name or value: Twilio's and a form's fields are short. (JSON bodies
+/// have limits of their own, which an operator can raise: `JsonLimits`.)
+pub const MAX_STRING_BYTES: usize = 16 * 1024;
 
 /// The `name=value` pairs of a form-encoded body, in order.
 pub fn parse(body: &[u8]) -> Result<Vec<(String, String)>, ApiError> {

@@ -8,27 +8,20 @@ use std::{borrow::Cow, cell::RefCell, fmt};
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use crate::error::ApiError;
+use crate::{JsonLimits, error::ApiError};
 
-/// Objects and arrays inside each other, the body itself being level 1.
-pub const MAX_DEPTH: usize = 32;
-/// Bytes of any string or field name, except the message bodies below.
-pub const MAX_STRING_BYTES: usize = 16 * 1024;
-/// Items of any array (the API's own lists stop far earlier: 500 memberships, 100 tags).
-pub const MAX_ARRAY_ITEMS: usize = 1000;
-/// Fields of any object (newContact: its fields plus 200 custom attributes).
-pub const MAX_OBJECT_FIELDS: usize = 256;
 /// Top-level fields holding a message body (`html`, `text` of sendEmailNotification,
 /// `message` of sendSmsNotification, `body` of newCampaign): bounded by their own rule
-/// (200,000 characters) and the body limit, not by [`MAX_STRING_BYTES`].
+/// (200,000 characters) and the body limit, not by `max_string_bytes`.
 const MESSAGE_BODY_FIELDS: &[&str] = &["html", "text", "message", "body"];
 
-/// Checks `bytes` against the limits. Malformed JSON passes: the parser reports it.
-pub fn check(bytes: &[u8]) -> Result<(), ApiError> {
+/// Checks `bytes` against `limits`. Malformed JSON passes: the parser reports it.
+pub fn check(bytes: &[u8], limits: &JsonLimits) -> Result<(), ApiError> {
     let found = RefCell::new(None);
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let scan = Scan {
         found: &found,
+        limits,
         depth: 0,
         long_text: false,
     };
@@ -55,10 +48,11 @@ enum Segment {
     Item(usize),
 }
 
-/// The limit exceeded, and where: segments are pushed innermost first while the error
-/// unwinds, so only a refused body pays for the path.
+/// The limit exceeded (and its value), and where: segments are pushed innermost first
+/// while the error unwinds, so only a refused body pays for the path.
 struct Breach {
     limit: Limit,
+    allowed: usize,
     path: Vec<Segment>,
 }
 
@@ -81,17 +75,18 @@ impl Breach {
     fn into_error(self) -> ApiError {
         let field = self.field();
         let what = field.clone().unwrap_or_else(|| "the body".into());
+        let allowed = self.allowed;
         let message = match self.limit {
             Limit::Depth => {
                 return ApiError::BadRequest {
-                    message: format!("{what} is nested more than {MAX_DEPTH} levels deep"),
+                    message: format!("{what} is nested more than {allowed} levels deep"),
                     field,
                 };
             }
-            Limit::String => format!("{what} is longer than {MAX_STRING_BYTES} bytes"),
-            Limit::Name => format!("{what} has a field name longer than {MAX_STRING_BYTES} bytes"),
-            Limit::Array => format!("{what} has more than {MAX_ARRAY_ITEMS} items"),
-            Limit::Object => format!("{what} has more than {MAX_OBJECT_FIELDS} fields"),
+            Limit::String => format!("{what} is longer than {allowed} bytes"),
+            Limit::Name => format!("{what} has a field name longer than {allowed} bytes"),
+            Limit::Array => format!("{what} has more than {allowed} items"),
+            Limit::Object => format!("{what} has more than {allowed} fields"),
         };
         match field {
             Some(field) => ApiError::FieldTooLarge { message, field },
@@ -100,9 +95,10 @@ impl Breach {
     }
 }
 
-fn breach<E: de::Error>(found: &RefCell<Option<Breach>>, limit: Limit) -> E {
+fn breach<E: de::Error>(found: &RefCell<Option<Breach>>, limit: Limit, allowed: usize) -> E {
     *found.borrow_mut() = Some(Breach {
         limit,
+        allowed,
         path: Vec::new(),
     });
     E::custom("a JSON limit was exceeded")
@@ -118,6 +114,7 @@ fn note(found: &RefCell<Option<Breach>>, segment: impl FnOnce() -> Segment) {
 #[derive(Clone, Copy)]
 struct Scan<'a> {
     found: &'a RefCell<Option<Breach>>,
+    limits: &'a JsonLimits,
     /// Containers around this value.
     depth: usize,
     /// This value is a top-level message body.
@@ -126,8 +123,9 @@ struct Scan<'a> {
 
 impl Scan<'_> {
     fn inside<E: de::Error>(self) -> Result<Self, E> {
-        if self.depth >= MAX_DEPTH {
-            return Err(breach(self.found, Limit::Depth));
+        let allowed = self.limits.max_depth;
+        if self.depth >= allowed {
+            return Err(breach(self.found, Limit::Depth, allowed));
         }
         Ok(Self {
             depth: self.depth + 1,
@@ -173,18 +171,20 @@ impl<'de> Visitor<'de> for Scan<'_> {
     }
 
     fn visit_str<E: de::Error>(self, value: &str) -> Result<(), E> {
-        if value.len() > MAX_STRING_BYTES && !self.long_text {
-            return Err(breach(self.found, Limit::String));
+        let allowed = self.limits.max_string_bytes;
+        if value.len() > allowed && !self.long_text {
+            return Err(breach(self.found, Limit::String, allowed));
         }
         Ok(())
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let item = self.inside()?;
+        let allowed = self.limits.max_array_items;
         for index in 0.. {
             match seq.next_element_seed(item) {
-                Ok(Some(())) if index >= MAX_ARRAY_ITEMS => {
-                    return Err(breach(self.found, Limit::Array));
+                Ok(Some(())) if index >= allowed => {
+                    return Err(breach(self.found, Limit::Array, allowed));
                 }
                 Ok(Some(())) => {}
                 Ok(None) => break,
@@ -201,10 +201,11 @@ impl<'de> Visitor<'de> for Scan<'_> {
         let value = self.inside()?;
         let top_level = self.depth == 0;
         let mut fields = 0;
-        while let Some(name) = map.next_key_seed(Name(self.found))? {
+        let allowed = self.limits.max_object_fields;
+        while let Some(name) = map.next_key_seed(Name(self.found, self.limits.max_string_bytes))? {
             fields += 1;
-            if fields > MAX_OBJECT_FIELDS {
-                return Err(breach(self.found, Limit::Object));
+            if fields > allowed {
+                return Err(breach(self.found, Limit::Object, allowed));
             }
             let long_text = top_level && MESSAGE_BODY_FIELDS.contains(&name.as_ref());
             if let Err(err) = map.next_value_seed(Scan { long_text, ..value }) {
@@ -216,8 +217,8 @@ impl<'de> Visitor<'de> for Scan<'_> {
     }
 }
 
-/// A field name: borrowed from the body unless it has escapes.
-struct Name<'a>(&'a RefCell<Option<Breach>>);
+/// A field name (of at most the given bytes): borrowed from the body unless it has escapes.
+struct Name<'a>(&'a RefCell<Option<Breach>>, usize);
 
 impl<'de> DeserializeSeed<'de> for Name<'_> {
     type Value = Cow<'de, str>;
@@ -235,15 +236,15 @@ impl<'de> Visitor<'de> for Name<'_> {
     }
 
     fn visit_borrowed_str<E: de::Error>(self, name: &'de str) -> Result<Self::Value, E> {
-        if name.len() > MAX_STRING_BYTES {
-            return Err(breach(self.0, Limit::Name));
+        if name.len() > self.1 {
+            return Err(breach(self.0, Limit::Name, self.1));
         }
         Ok(Cow::Borrowed(name))
     }
 
     fn visit_str<E: de::Error>(self, name: &str) -> Result<Self::Value, E> {
-        if name.len() > MAX_STRING_BYTES {
-            return Err(breach(self.0, Limit::Name));
+        if name.len() > self.1 {
+            return Err(breach(self.0, Limit::Name, self.1));
         }
         Ok(Cow::Owned(name.to_string()))
     }
@@ -255,11 +256,26 @@ mod tests {
 
     use super::*;
 
+    const LIMITS: JsonLimits = JsonLimits {
+        max_depth: 32,
+        max_string_bytes: 16 * 1024,
+        max_array_items: 1000,
+        max_object_fields: 256,
+    };
+    const MAX_DEPTH: usize = LIMITS.max_depth;
+    const MAX_STRING_BYTES: usize = LIMITS.max_string_bytes;
+    const MAX_ARRAY_ITEMS: usize = LIMITS.max_array_items;
+    const MAX_OBJECT_FIELDS: usize = LIMITS.max_object_fields;
+
     fn refused(body: &Value) -> Option<(u16, Option<String>)> {
+        refused_under(body, &LIMITS)
+    }
+
+    fn refused_under(body: &Value, limits: &JsonLimits) -> Option<(u16, Option<String>)> {
         let bytes = serde_json::to_vec(body).unwrap();
-        check(&bytes).err().map(|err| {
+        check(&bytes, limits).err().map(|err| {
             let response = axum::response::IntoResponse::into_response(err);
-            let field = match check(&bytes).unwrap_err() {
+            let field = match check(&bytes, limits).unwrap_err() {
                 ApiError::BadRequest { field, .. } => field,
                 ApiError::FieldTooLarge { field, .. } => Some(field),
                 _ => None,
@@ -330,13 +346,41 @@ mod tests {
     fn escaped_names_are_reported_too() {
         let long = "x".repeat(MAX_STRING_BYTES + 1);
         let bytes = format!(r#"{{"a\"b": ["{long}"]}}"#);
-        let err = check(bytes.as_bytes()).unwrap_err();
+        let err = check(bytes.as_bytes(), &LIMITS).unwrap_err();
         assert!(matches!(err, ApiError::FieldTooLarge { field, .. } if field == "a\"b[0]"));
     }
 
     #[test]
     fn malformed_json_is_left_to_the_parser() {
-        assert!(check(b"{\"a\": [1, 2").is_ok());
-        assert!(check(b"not json").is_ok());
+        assert!(check(b"{\"a\": [1, 2", &LIMITS).is_ok());
+        assert!(check(b"not json", &LIMITS).is_ok());
+    }
+
+    #[test]
+    fn the_limits_are_the_ones_given_and_named_in_the_message() {
+        let tight = JsonLimits {
+            max_depth: 2,
+            max_string_bytes: 4,
+            max_array_items: 2,
+            max_object_fields: 3,
+        };
+        assert_eq!(refused_under(&json!({"a": {"b": 1}}), &tight), None);
+        assert_eq!(refused_under(&nested(3), &tight).map(|r| r.0), Some(400));
+        assert_eq!(
+            refused_under(&json!({"note": "12345"}), &tight),
+            Some((413, Some("note".into())))
+        );
+        assert_eq!(
+            refused_under(&json!({"tags": [1, 2, 3]}), &tight).map(|r| r.0),
+            Some(413)
+        );
+        assert_eq!(
+            refused_under(&json!({"a": 1, "b": 2, "c": 3, "d": 4}), &tight).map(|r| r.0),
+            Some(413)
+        );
+        let err = check(br#"{"note": "12345"}"#, &tight).unwrap_err();
+        assert!(err.to_string().contains("longer than 4 bytes"), "{err}");
+        // The defaults are the documented ones (README, "Protection").
+        assert_eq!(JsonLimits::default(), LIMITS);
     }
 }

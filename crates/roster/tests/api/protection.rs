@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use reqwest::{Response, StatusCode};
-use roster_server::{ProtectionSettings, ServerSettings};
+use roster_server::{JsonLimits, ProtectionSettings, ServerSettings};
 use serde_json::{Value, json};
 use sqlx::Connection;
 use tokio::{
@@ -404,6 +404,42 @@ async fn bodies_past_the_json_limits_are_refused_naming_the_field_and_nothing_is
 
 /// The hosted form page takes form-encoded bodies from anyone: more than 256 parameters,
 /// or a value past 16 KiB, is a 413 before anything is decoded or stored.
+#[tokio::test]
+async fn the_json_limits_are_the_configured_ones() {
+    let app = spawn(ProtectionSettings {
+        json: JsonLimits {
+            max_array_items: 3,
+            ..JsonLimits::default()
+        },
+        ..ProtectionSettings::off()
+    })
+    .await;
+
+    let refused = app
+        .post(
+            "newEvent",
+            event(json!({"event_data": {"rooms": [1, 2, 3, 4]}})),
+        )
+        .await;
+    assert_eq!(refused.0, StatusCode::PAYLOAD_TOO_LARGE, "{}", refused.1);
+    assert_eq!(refused.1["field"], "event_data.rooms");
+    assert!(
+        refused.1["message"]
+            .as_str()
+            .unwrap()
+            .contains("more than 3 items"),
+        "{}",
+        refused.1
+    );
+    let fits = app
+        .post(
+            "newEvent",
+            event(json!({"event_data": {"rooms": [1, 2, 3]}})),
+        )
+        .await;
+    assert_eq!(fits.0, StatusCode::OK, "{}", fits.1);
+}
+
 #[tokio::test]
 async fn form_bodies_past_the_limits_are_refused_and_nothing_is_stored() {
     let app = spawn(ProtectionSettings::off()).await;
