@@ -56,7 +56,8 @@ pub struct RateAllowance {
     pub limit: u32,
     /// Requests the app may still send back to back.
     pub remaining: u32,
-    /// Whole seconds until the bucket is full again (0: it is full).
+    /// Whole seconds until the bucket is full again, rounded up (at least one request's
+    /// interval: this request took a token).
     pub reset_seconds: u64,
 }
 
@@ -65,6 +66,8 @@ impl RateAllowance {
         let quota = snapshot.quota();
         let limit = quota.burst_size().get();
         let remaining = snapshot.remaining_burst_capacity();
+        // `remaining` counts whole tokens; a token partly grown back counts as missing, so
+        // this errs late by less than one interval, never early.
         let refill = quota.replenish_interval() * limit.saturating_sub(remaining);
         Self {
             limit,

@@ -13,7 +13,7 @@ use crate::routes::{contacts, engagement, events, legacy, messaging, studio, web
 #[openapi(
     info(
         title = "Roster: Gleantap External API v2",
-        description = "Roster serves the Gleantap External API v2 wire-for-wire. Every endpoint is POST with a JSON body; authenticate with X-API-KEY and X-SECRET-KEY."
+        description = "Roster serves the Gleantap External API v2 wire-for-wire. Every endpoint is POST with a JSON body; authenticate with X-API-KEY and X-SECRET-KEY. While an app's rate is limited, every answer to a request that passed the rate check carries RateLimit-Limit (the burst), RateLimit-Remaining (requests left back to back) and RateLimit-Reset (whole seconds until the bucket is full again; on a 429, until a request is allowed again)."
     ),
     paths(
         contacts::new_contact,

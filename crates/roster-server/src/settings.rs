@@ -56,6 +56,17 @@ impl JsonLimits {
     /// The deepest nesting a limit may allow: serde_json refuses to parse past 128 levels,
     /// and a body that deep would get its parse error instead of this limit's.
     pub const DEEPEST: usize = 100;
+    /// The least each limit may be: what the API's own bodies need, so that no limit can
+    /// turn a request the contract accepts into a 413. Bodies nest three levels
+    /// (addMemberships: body, list, membership); a custom attribute value may be 4 KiB;
+    /// addMemberships takes 500 items; newContact has its fields plus 200 custom
+    /// attributes.
+    pub const LEAST: JsonLimits = JsonLimits {
+        max_depth: 4,
+        max_string_bytes: 4 * 1024,
+        max_array_items: 500,
+        max_object_fields: 256,
+    };
 }
 
 impl Default for JsonLimits {

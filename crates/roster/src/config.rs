@@ -37,12 +37,18 @@ pub enum ConfigError {
     Invalid { key: &'static str, message: String },
 }
 
-/// A count that must not be 0 (a limit of nothing would refuse every request).
-fn positive(key: &'static str, given: Option<usize>, default: usize) -> Result<usize, ConfigError> {
+/// A limit that must not fall below `least` (below it, requests the contract accepts
+/// would be refused).
+fn at_least(
+    key: &'static str,
+    given: Option<usize>,
+    default: usize,
+    least: usize,
+) -> Result<usize, ConfigError> {
     match given.unwrap_or(default) {
-        0 => Err(ConfigError::Invalid {
+        n if n < least => Err(ConfigError::Invalid {
             key,
-            message: "must be greater than 0".into(),
+            message: format!("must be at least {least}: the API's own bodies need that much"),
         }),
         n => Ok(n),
     }
@@ -346,29 +352,36 @@ impl Config {
             max_concurrent_requests: layer
                 .max_concurrent_requests
                 .unwrap_or(defaults.max_concurrent_requests),
-            json_max_depth: match layer.json_max_depth.unwrap_or(defaults.json.max_depth) {
-                n @ 1..=JsonLimits::DEEPEST => n,
-                _ => {
-                    return Err(invalid(
-                        "json_max_depth",
-                        format!("must be from 1 to {}", JsonLimits::DEEPEST),
-                    ));
-                }
-            },
-            json_max_string_bytes: positive(
+            json_max_depth: at_least(
+                "json_max_depth",
+                layer.json_max_depth,
+                defaults.json.max_depth,
+                JsonLimits::LEAST.max_depth,
+            )
+            .and_then(|depth| match depth {
+                0..=JsonLimits::DEEPEST => Ok(depth),
+                _ => Err(invalid(
+                    "json_max_depth",
+                    format!("must be at most {}", JsonLimits::DEEPEST),
+                )),
+            })?,
+            json_max_string_bytes: at_least(
                 "json_max_string_bytes",
                 layer.json_max_string_bytes,
                 defaults.json.max_string_bytes,
+                JsonLimits::LEAST.max_string_bytes,
             )?,
-            json_max_array_items: positive(
+            json_max_array_items: at_least(
                 "json_max_array_items",
                 layer.json_max_array_items,
                 defaults.json.max_array_items,
+                JsonLimits::LEAST.max_array_items,
             )?,
-            json_max_object_fields: positive(
+            json_max_object_fields: at_least(
                 "json_max_object_fields",
                 layer.json_max_object_fields,
                 defaults.json.max_object_fields,
+                JsonLimits::LEAST.max_object_fields,
             )?,
         })
     }

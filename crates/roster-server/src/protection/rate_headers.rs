@@ -29,8 +29,8 @@ pub fn report(allowance: RateAllowance) {
 /// Runs `answer` (a request's handling) and adds the headers to its response if the
 /// request passed the rate check. A refused request's 429 carries its own (`ApiError`); a
 /// request refused before the check (bad keys) spent nothing and gets none. Called by the
-/// guard every API request already passes (`super::guard`), not as a layer of its own:
-/// one more middleware layer cost each request more than the headers.
+/// guard every API request already passes (`super::guard`) rather than as a layer of its
+/// own, which would add a layer to every request for no gain.
 pub async fn around(answer: impl Future<Output = Response>) -> Response {
     ALLOWANCE
         .scope(Cell::new(None), async {

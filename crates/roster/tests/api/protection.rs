@@ -402,8 +402,6 @@ async fn bodies_past_the_json_limits_are_refused_naming_the_field_and_nothing_is
     assert!(app.customers(json!({})).await.is_empty());
 }
 
-/// The hosted form page takes form-encoded bodies from anyone: more than 256 parameters,
-/// or a value past 16 KiB, is a 413 before anything is decoded or stored.
 #[tokio::test]
 async fn the_json_limits_are_the_configured_ones() {
     let app = spawn(ProtectionSettings {
@@ -440,6 +438,8 @@ async fn the_json_limits_are_the_configured_ones() {
     assert_eq!(fits.0, StatusCode::OK, "{}", fits.1);
 }
 
+/// The hosted form page takes form-encoded bodies from anyone: more than 256 parameters,
+/// or a value past 16 KiB, is a 413 before anything is decoded or stored.
 #[tokio::test]
 async fn form_bodies_past_the_limits_are_refused_and_nothing_is_stored() {
     let app = spawn(ProtectionSettings::off()).await;
