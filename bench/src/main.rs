@@ -84,6 +84,8 @@ pub struct Row {
     pub ratio: Option<f64>,
     /// req/s divided by bare axum's at the same concurrency (`bare.rs`).
     pub of_bare: Option<f64>,
+    /// The group-commit writer during this level (Roster's grouped writes only).
+    pub writer: Option<nodes::WriterLoad>,
 }
 
 /// What the report says about the run besides the rows.
@@ -111,6 +113,8 @@ async fn measure_levels(
     let mut rss_per_level = true;
     for (level, &connections) in args.concurrency.iter().enumerate() {
         rss_per_level &= node.reset_peak();
+        let writer_before = node.writer_totals().await;
+        let started = std::time::Instant::now();
         let measured = wrk::run(&Load {
             base: &node.base,
             endpoint,
@@ -123,6 +127,11 @@ async fn measure_levels(
             area: AREAS[level % AREAS.len()],
         })
         .await;
+        let seconds = started.elapsed().as_secs_f64();
+        let writer = node
+            .writer_totals()
+            .await
+            .and_then(|after| after.since(writer_before, seconds));
         let row = Row {
             backend,
             endpoint: endpoint.to_string(),
@@ -132,6 +141,7 @@ async fn measure_levels(
             private_rss_kib: node.private_rss_kib(),
             ratio: None,
             of_bare: None,
+            writer,
         };
         eprintln!("{}", report::progress_line(&row));
         rows.push(row);

@@ -3,7 +3,7 @@
 use std::{path::PathBuf, process::Stdio, time::Duration};
 
 use tokio::{
-    io::{AsyncBufReadExt, BufReader},
+    io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader},
     process::{Child, Command},
 };
 
@@ -118,8 +118,94 @@ impl Node {
         matches!(self.child.try_wait(), Ok(None))
     }
 
+    /// The group-commit writer's running totals from the server's `/metrics` (`None` for
+    /// the bare axum reference, or before the writer has committed anything).
+    pub async fn writer_totals(&self) -> Option<WriterTotals> {
+        let address = self.base.strip_prefix("http://").unwrap_or(&self.base);
+        let mut stream = tokio::net::TcpStream::connect(address).await.ok()?;
+        stream
+            .write_all(b"GET /metrics HTTP/1.0\r\nHost: bench\r\n\r\n")
+            .await
+            .ok()?;
+        let mut text = String::new();
+        stream.read_to_string(&mut text).await.ok()?;
+        WriterTotals::parse(&text)
+    }
+
     pub async fn stop(mut self) {
         let _ = self.child.start_kill();
         let _ = self.child.wait().await;
+    }
+}
+
+/// Sums of the group-commit writer's histograms: time spent writing batches, batches, and
+/// the writes they held.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WriterTotals {
+    pub busy_seconds: f64,
+    pub batches: f64,
+    pub writes: f64,
+}
+
+/// What the writer did during one level: the share of the time it was writing, and the
+/// writes per batch. A writer busy nearly all the time is the bound (bench/RESULTS.md).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WriterLoad {
+    pub busy: f64,
+    pub writes_per_batch: f64,
+}
+
+impl WriterTotals {
+    fn parse(metrics: &str) -> Option<Self> {
+        let value = |name: &str| {
+            metrics.lines().find_map(|line| {
+                let rest = line.strip_prefix(name)?.strip_prefix(' ')?;
+                rest.trim().parse::<f64>().ok()
+            })
+        };
+        Some(Self {
+            busy_seconds: value("roster_group_commit_seconds_sum")?,
+            batches: value("roster_group_commit_seconds_count")?,
+            writes: value("roster_group_commit_batch_size_sum")?,
+        })
+    }
+
+    /// The load between `before` (`None`: the writer had not committed yet) and these
+    /// totals, over `seconds` of wall time.
+    pub fn since(&self, before: Option<WriterTotals>, seconds: f64) -> Option<WriterLoad> {
+        let before = before.unwrap_or(WriterTotals {
+            busy_seconds: 0.0,
+            batches: 0.0,
+            writes: 0.0,
+        });
+        let batches = self.batches - before.batches;
+        (batches > 0.0 && seconds > 0.0).then(|| WriterLoad {
+            busy: (self.busy_seconds - before.busy_seconds) / seconds,
+            writes_per_batch: (self.writes - before.writes) / batches,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_writer_figures_are_read_from_metrics_and_differenced() {
+        let before = WriterTotals::parse(
+            "roster_group_commit_seconds_sum 1.5\nroster_group_commit_seconds_count 10\n\
+             roster_group_commit_batch_size_sum 1000\nroster_group_commit_batch_size_count 10\n",
+        )
+        .unwrap();
+        let after = WriterTotals::parse(
+            "# TYPE x summary\nroster_group_commit_batch_size_sum 3000\n\
+             roster_group_commit_seconds_sum 9.5\nroster_group_commit_seconds_count 30\n",
+        )
+        .unwrap();
+        let load = after.since(Some(before), 10.0).unwrap();
+        assert!((load.busy - 0.8).abs() < 1e-9);
+        assert!((load.writes_per_batch - 100.0).abs() < 1e-9);
+        assert_eq!(WriterTotals::parse("http_requests_total 5\n"), None);
+        assert_eq!(after.since(Some(after), 10.0), None);
     }
 }

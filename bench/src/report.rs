@@ -155,8 +155,15 @@ pub fn progress_line(row: &Row) -> String {
     } else {
         String::new()
     };
+    let writer = row.writer.map_or(String::new(), |w| {
+        format!(
+            ", writer busy {:.0}% ({:.0} writes per batch)",
+            w.busy * 100.0,
+            w.writes_per_batch
+        )
+    });
     format!(
-        "{} {} c={}: {} requests, {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, peak RSS {}, private RSS {}{errors}",
+        "{} {} c={}: {} requests, {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, peak RSS {}, private RSS {}{writer}{errors}",
         row.backend,
         row.endpoint,
         row.concurrency,
@@ -178,17 +185,17 @@ pub fn table(rows: &[Row]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "| backend | endpoint | concurrency | requests | non-2xx | socket errors | req/s | p50 ms | p99 ms | max ms | vs /healthz | vs bare axum | server peak RSS | private RSS at end |"
+        "| backend | endpoint | concurrency | requests | non-2xx | socket errors | req/s | p50 ms | p99 ms | max ms | vs /healthz | vs bare axum | server peak RSS | private RSS at end | writer busy | writes per batch |"
     );
     let _ = writeln!(
         out,
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     for row in rows {
         let m = &row.measured;
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {} | {} | {} | {} | {} |",
             row.backend,
             if row.endpoint == "healthz" {
                 "/healthz"
@@ -207,6 +214,10 @@ pub fn table(rows: &[Row]) -> String {
             row.of_bare.map_or("-".into(), |r| format!("{r:.3}")),
             rss(row.peak_rss_kib),
             rss(row.private_rss_kib),
+            row.writer
+                .map_or("-".into(), |w| format!("{:.0}%", w.busy * 100.0)),
+            row.writer
+                .map_or("-".into(), |w| format!("{:.0}", w.writes_per_batch)),
         );
     }
     out
@@ -261,7 +272,7 @@ fn section(rows: &[Row], info: &RunInfo, machine: &Machine, args: &Args) -> Stri
     }
     let _ = writeln!(
         out,
-        "Each endpoint: a fresh copy of the preloaded database, a new `roster serve` with its defaults (SQLite synchronous=FULL), then each concurrency level for {} s with `wrk -t{} -c<concurrency> --latency` on loopback (closed loop; wrk shares the {} cores with the server). getCustomers: limit {}, random offsets over the whole table. Peak RSS: the server's VmHWM {}; on SQLite it includes the database pages the writer reads through its memory map (the kernel's page cache, shared), so the private RSS (RssAnon) at the end of the level is the server's own memory. Bare axum: the reference server of `bench/src/bare.rs` (the same `/healthz` answer on axum's defaults, without Roster's middleware, state or store), driven the same way; \"vs bare axum\" divides by its figure at the same concurrency.\n",
+        "Each endpoint: a fresh copy of the preloaded database, a new `roster serve` with its defaults (SQLite synchronous=FULL), then each concurrency level for {} s with `wrk -t{} -c<concurrency> --latency` on loopback (closed loop; wrk shares the {} cores with the server). getCustomers: limit {}, random offsets over the whole table. Peak RSS: the server's VmHWM {}; on SQLite it includes the database pages the writer reads through its memory map (the kernel's page cache, shared), so the private RSS (RssAnon) at the end of the level is the server's own memory. Bare axum: the reference server of `bench/src/bare.rs` (the same `/healthz` answer on axum's defaults, without Roster's middleware, state or store), driven the same way; \"vs bare axum\" divides by its figure at the same concurrency. Writer busy: the share of the level's wall time the group-commit writer spent writing batches (from the server's `/metrics`), and the writes each batch held; on SQLite, near 100% means its one writer is the bound (PostgreSQL runs four writers per process, so up to 400%).\n",
         args.duration,
         args.wrk_threads,
         machine.cores,
@@ -331,7 +342,9 @@ pub fn finish(rows: &[Row], info: &RunInfo, machine: &Machine, args: &Args) -> u
             "non_2xx": r.measured.non_2xx, "socket_errors": r.measured.socket_errors,
             "requests_per_second": r.measured.rps(), "p50_ms": r.measured.p50_ms,
             "p90_ms": r.measured.p90_ms, "p99_ms": r.measured.p99_ms, "max_ms": r.measured.max_ms,
-            "ratio_to_healthz": r.ratio, "ratio_to_bare_axum": r.of_bare, "peak_rss_kib": r.peak_rss_kib, "private_rss_kib": r.private_rss_kib})).collect::<Vec<_>>(),
+            "ratio_to_healthz": r.ratio, "ratio_to_bare_axum": r.of_bare, "peak_rss_kib": r.peak_rss_kib, "private_rss_kib": r.private_rss_kib,
+            "writer_busy_fraction": r.writer.map(|w| w.busy),
+            "writes_per_batch": r.writer.map(|w| w.writes_per_batch)})).collect::<Vec<_>>(),
     });
     std::fs::write(
         args.raw_dir.join("latest.json"),
