@@ -26,12 +26,14 @@ pub struct Guard {
 }
 
 impl Guard {
-    pub fn new(settings: &ProtectionSettings) -> Arc<Self> {
+    /// `rate_headers`: whether apps' rates are limited (`AppRateLimiter::is_on`), so that
+    /// answers carry what is left of their budget.
+    pub fn new(settings: &ProtectionSettings, rate_headers: bool) -> Arc<Self> {
         Arc::new(Self {
             slots: (settings.max_concurrent_requests > 0)
                 .then(|| Semaphore::new(settings.max_concurrent_requests)),
             timeout: (!settings.request_timeout.is_zero()).then_some(settings.request_timeout),
-            rate_headers: settings.rate_per_second > 0,
+            rate_headers,
         })
     }
 }

@@ -115,7 +115,7 @@ pub fn router(state: AppState) -> Router {
     // neither turn integrators away nor make Twilio drop an inbound STOP.
     let guarded = |router: Router<AppState>| {
         router.route_layer(axum::middleware::from_fn_with_state(
-            protection::Guard::new(&state.settings.protection),
+            protection::Guard::new(&state.settings.protection, state.rate_limiter.is_on()),
             protection::guard,
         ))
     };
