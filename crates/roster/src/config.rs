@@ -625,6 +625,35 @@ mod tests {
                 },
                 "json_max_object_fields:",
             ),
+            // Just under what the API's own bodies need.
+            (
+                Layer {
+                    json_max_depth: Some(3),
+                    ..Layer::default()
+                },
+                "json_max_depth:",
+            ),
+            (
+                Layer {
+                    json_max_string_bytes: Some(4095),
+                    ..Layer::default()
+                },
+                "json_max_string_bytes:",
+            ),
+            (
+                Layer {
+                    json_max_array_items: Some(499),
+                    ..Layer::default()
+                },
+                "json_max_array_items:",
+            ),
+            (
+                Layer {
+                    json_max_object_fields: Some(255),
+                    ..Layer::default()
+                },
+                "json_max_object_fields:",
+            ),
         ] {
             let err = Config::resolve(layer).unwrap_err();
             assert!(err.to_string().starts_with(key), "{err}");
